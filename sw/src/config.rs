@@ -1,0 +1,315 @@
+//! Worker options: parsed from the registration URL's query or from `self.offlineSync`.
+//!
+//! A bad value never stops the worker: it is reported (naming the option) and the default is kept.
+
+use serde_json::Value;
+use std::fmt;
+
+/// Methods the worker may take over. Safe methods (GET, HEAD) never mutate, so they are not offered.
+pub const MUTATING_METHODS: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Same-origin path prefixes whose mutations are handled.
+    pub prefixes: Vec<String>,
+    /// Upper-case method names, a subset of [`MUTATING_METHODS`].
+    pub methods: Vec<String>,
+    /// How long a queued entry may wait before it is dropped, in milliseconds.
+    pub max_retention_ms: f64,
+    /// Background Sync tag the worker registers and answers to.
+    pub sync_tag: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            prefixes: vec!["/api/".to_owned()],
+            methods: MUTATING_METHODS.iter().map(|m| (*m).to_owned()).collect(),
+            max_retention_ms: 24.0 * 60.0 * 60_000.0,
+            sync_tag: "offline-sync".to_owned(),
+        }
+    }
+}
+
+/// One rejected option; the worker logs it and keeps the default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptionError {
+    pub option: String,
+    pub reason: String,
+}
+
+impl fmt::Display for OptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "offline-sync: option '{}' {}; using the default", self.option, self.reason)
+    }
+}
+
+/// An option's raw value, whichever way it arrived.
+enum Raw<'a> {
+    Text(Vec<&'a str>),
+    Json(&'a Value),
+}
+
+impl Config {
+    /// Options from a query string such as `?maxRetentionTime=60&prefix=/api/&prefix=/v2/`.
+    /// List options also take comma-separated values.
+    pub fn from_query(query: &str) -> (Config, Vec<OptionError>) {
+        let mut names: Vec<String> = Vec::new();
+        let mut values: Vec<Vec<String>> = Vec::new();
+        for pair in query.trim_start_matches('?').split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (name, value) = (percent_decode(name), percent_decode(value));
+            match names.iter().position(|n| *n == name) {
+                Some(i) => values[i].push(value),
+                None => {
+                    names.push(name);
+                    values.push(vec![value]);
+                }
+            }
+        }
+        let mut config = Config::default();
+        let mut errors = Vec::new();
+        for (name, vals) in names.iter().zip(&values) {
+            let parts = vals.iter().flat_map(|v| v.split(',')).map(str::trim).collect();
+            config.apply(name, Raw::Text(parts), &mut errors);
+        }
+        (config, errors)
+    }
+
+    /// Options from a JSON object (what a PWA puts in `self.offlineSync`).
+    pub fn from_json(options: &Value) -> (Config, Vec<OptionError>) {
+        let mut config = Config::default();
+        let mut errors = Vec::new();
+        match options {
+            Value::Null => {}
+            Value::Object(map) => {
+                for (name, value) in map {
+                    config.apply(name, Raw::Json(value), &mut errors);
+                }
+            }
+            _ => errors.push(OptionError {
+                option: "offlineSync".into(),
+                reason: "must be an object of options".into(),
+            }),
+        }
+        (config, errors)
+    }
+
+    fn apply(&mut self, name: &str, raw: Raw<'_>, errors: &mut Vec<OptionError>) {
+        let result = match name {
+            "prefix" | "prefixes" => parse_prefixes(&raw).map(|p| self.prefixes = p),
+            "methods" | "method" => parse_methods(&raw).map(|m| self.methods = m),
+            "maxRetentionTime" => parse_minutes(&raw).map(|ms| self.max_retention_ms = ms),
+            "syncTag" | "tag" => parse_tag(&raw).map(|t| self.sync_tag = t),
+            _ => Err("is not a known option (known: prefix, methods, maxRetentionTime, syncTag)".into()),
+        };
+        if let Err(reason) = result {
+            errors.push(OptionError { option: name.to_owned(), reason });
+        }
+    }
+
+    /// Whether the worker takes over this request. Everything else goes to the network untouched.
+    pub fn intercepts(&self, method: &str, url: &str, worker_origin: &str) -> bool {
+        let Some(path) = same_origin_path(url, worker_origin) else {
+            return false;
+        };
+        self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+            && self.prefixes.iter().any(|p| path.starts_with(p.as_str()))
+    }
+}
+
+/// The path of `url` when it belongs to `origin` (both as the browser serialises them).
+fn same_origin_path<'u>(url: &'u str, origin: &str) -> Option<&'u str> {
+    let rest = url.strip_prefix(origin)?;
+    match rest.as_bytes().first() {
+        Some(b'/') => Some(rest),
+        _ => None,
+    }
+}
+
+fn strings<'a>(raw: &'a Raw<'a>) -> Result<Vec<&'a str>, String> {
+    match raw {
+        Raw::Text(parts) => Ok(parts.clone()),
+        Raw::Json(Value::String(s)) => Ok(vec![s.as_str()]),
+        Raw::Json(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().ok_or_else(|| format!("must hold strings, found {v}")))
+            .collect(),
+        Raw::Json(other) => Err(format!("must be a string or an array of strings, found {other}")),
+    }
+}
+
+fn parse_prefixes(raw: &Raw<'_>) -> Result<Vec<String>, String> {
+    let list = strings(raw)?;
+    if list.is_empty() || list.iter().any(|p| p.is_empty()) {
+        return Err("must name at least one path prefix".into());
+    }
+    if let Some(bad) = list.iter().find(|p| !p.starts_with('/')) {
+        return Err(format!("must be paths starting with '/', found '{bad}'"));
+    }
+    Ok(list.into_iter().map(str::to_owned).collect())
+}
+
+fn parse_methods(raw: &Raw<'_>) -> Result<Vec<String>, String> {
+    let list = strings(raw)?;
+    if list.is_empty() || list.iter().all(|m| m.is_empty()) {
+        return Err("must name at least one method".into());
+    }
+    let mut methods = Vec::new();
+    for m in list {
+        let upper = m.to_ascii_uppercase();
+        if !MUTATING_METHODS.contains(&upper.as_str()) {
+            return Err(format!("may only hold POST, PUT, PATCH, DELETE, found '{m}'"));
+        }
+        if !methods.contains(&upper) {
+            methods.push(upper);
+        }
+    }
+    Ok(methods)
+}
+
+fn parse_minutes(raw: &Raw<'_>) -> Result<f64, String> {
+    let minutes = match raw {
+        Raw::Json(Value::Number(n)) => n.as_f64(),
+        Raw::Json(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Raw::Text(parts) if parts.len() == 1 => parts[0].parse::<f64>().ok(),
+        _ => None,
+    };
+    match minutes {
+        Some(m) if m.is_finite() && m > 0.0 => Ok(m * 60_000.0),
+        _ => Err("must be a positive number of minutes".into()),
+    }
+}
+
+fn parse_tag(raw: &Raw<'_>) -> Result<String, String> {
+    match strings(raw)?.as_slice() {
+        [tag] if !tag.trim().is_empty() => Ok((*tag).to_owned()),
+        _ => Err("must be one non-empty string".into()),
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding; malformed escapes are kept as written.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h << 4 | l);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ORIGIN: &str = "https://app.example";
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let c = Config::default();
+        assert_eq!(c.prefixes, ["/api/"]);
+        assert_eq!(c.methods, ["POST", "PUT", "PATCH", "DELETE"]);
+        assert_eq!(c.max_retention_ms, 86_400_000.0);
+        assert_eq!(c.sync_tag, "offline-sync");
+    }
+
+    #[test]
+    fn intercepts_same_origin_mutations_under_the_prefix_only() {
+        let c = Config::default();
+        assert!(c.intercepts("POST", "https://app.example/api/tasks", ORIGIN));
+        assert!(c.intercepts("patch", "https://app.example/api/tasks/1?x=1", ORIGIN));
+        assert!(c.intercepts("DELETE", "https://app.example/api/", ORIGIN));
+        assert!(!c.intercepts("GET", "https://app.example/api/tasks", ORIGIN));
+        assert!(!c.intercepts("HEAD", "https://app.example/api/tasks", ORIGIN));
+        assert!(!c.intercepts("POST", "https://app.example/apix/tasks", ORIGIN));
+        assert!(!c.intercepts("POST", "https://app.example/api", ORIGIN));
+        assert!(!c.intercepts("POST", "https://app.example/v1/api/tasks", ORIGIN));
+        assert!(!c.intercepts("POST", "https://other.example/api/tasks", ORIGIN));
+        assert!(!c.intercepts("POST", "https://app.example:8443/api/tasks", ORIGIN));
+        assert!(!c.intercepts("POST", "https://app.example.evil/api/tasks", ORIGIN));
+        assert!(!c.intercepts("POST", "http://app.example/api/tasks", ORIGIN));
+    }
+
+    #[test]
+    fn query_options_are_read_with_repeats_and_commas() {
+        let (c, errors) =
+            Config::from_query("?maxRetentionTime=0.5&prefix=/api/&prefix=/v2/,/rpc/&methods=post,put&syncTag=q1");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(c.max_retention_ms, 30_000.0);
+        assert_eq!(c.prefixes, ["/api/", "/v2/", "/rpc/"]);
+        assert_eq!(c.methods, ["POST", "PUT"]);
+        assert_eq!(c.sync_tag, "q1");
+        assert!(c.intercepts("POST", "https://app.example/rpc/x", ORIGIN));
+        assert!(!c.intercepts("DELETE", "https://app.example/api/x", ORIGIN));
+    }
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        let (c, errors) = Config::from_query("prefix=%2Fdata%20set%2F&syncTag=a+b");
+        assert!(errors.is_empty());
+        assert_eq!(c.prefixes, ["/data set/"]);
+        assert_eq!(c.sync_tag, "a b");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn bad_values_name_the_option_and_keep_the_default() {
+        let (c, errors) = Config::from_query(
+            "maxRetentionTime=soon&methods=GET&prefix=api&syncTag=&colour=red",
+        );
+        assert_eq!(c, Config::default());
+        let named: Vec<&str> = errors.iter().map(|e| e.option.as_str()).collect();
+        assert_eq!(named, ["maxRetentionTime", "methods", "prefix", "syncTag", "colour"]);
+        let text = errors[0].to_string();
+        assert!(text.contains("'maxRetentionTime'") && text.contains("default"), "{text}");
+        for bad in ["0", "-5", "inf", "NaN", ""] {
+            let (c, errors) = Config::from_query(&format!("maxRetentionTime={bad}"));
+            assert_eq!(c.max_retention_ms, Config::default().max_retention_ms, "{bad}");
+            assert_eq!(errors.len(), 1, "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_options_accept_lists_numbers_and_numeric_strings() {
+        let (c, errors) = Config::from_json(&json!({
+            "prefixes": ["/api/", "/v2/"], "methods": ["POST"], "maxRetentionTime": "90", "syncTag": "t"
+        }));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(c.prefixes, ["/api/", "/v2/"]);
+        assert_eq!(c.methods, ["POST"]);
+        assert_eq!(c.max_retention_ms, 90.0 * 60_000.0);
+        assert_eq!(c.sync_tag, "t");
+        assert_eq!(Config::from_json(&Value::Null), (Config::default(), vec![]));
+    }
+
+    #[test]
+    fn bad_json_options_are_reported_one_by_one() {
+        let (c, errors) = Config::from_json(&json!({
+            "prefixes": [1], "methods": [], "maxRetentionTime": false, "syncTag": ["a", "b"]
+        }));
+        assert_eq!(c, Config::default());
+        assert_eq!(errors.len(), 4);
+        let (_, errors) = Config::from_json(&json!("fast"));
+        assert_eq!(errors[0].option, "offlineSync");
+    }
+}

@@ -1,0 +1,126 @@
+//! A queued mutation as plain data: what is stored beside its body bytes, and when it expires.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything needed to send the request again, except the body, which the shell keeps as bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// Queue position, assigned by the store (auto-increment): lower ids replay first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    pub method: String,
+    pub url: String,
+    /// In the order the page sent them, the Idempotency-Key included.
+    pub headers: Vec<(String, String)>,
+    /// Copied out of `headers` so that DevTools and the page can see it at a glance.
+    pub idempotency_key: String,
+    /// The page's credentials mode, so a replay sends cookies exactly as the original would have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
+    /// Milliseconds since the epoch.
+    pub queued_at: f64,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// Why a stored record cannot be used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordError(pub String);
+
+impl Entry {
+    /// Reads a stored record (as JSON), refusing one that could not be replayed faithfully.
+    pub fn from_json(text: &str) -> Result<Entry, RecordError> {
+        let entry: Entry =
+            serde_json::from_str(text).map_err(|e| RecordError(format!("unreadable queue record: {e}")))?;
+        if entry.method.is_empty() || entry.url.is_empty() {
+            return Err(RecordError("queue record has no method or URL".into()));
+        }
+        if !entry.queued_at.is_finite() {
+            return Err(RecordError("queue record has no valid queuedAt time".into()));
+        }
+        Ok(entry)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| unreachable!("an Entry always serialises"))
+    }
+
+    /// An entry older than the retention time is never sent.
+    pub fn is_expired(&self, now_ms: f64, max_retention_ms: f64) -> bool {
+        now_ms - self.queued_at > max_retention_ms
+    }
+}
+
+/// The value of a header, matched without regard to case as HTTP requires.
+pub fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry {
+        Entry {
+            id: Some(7),
+            method: "POST".into(),
+            url: "https://app.example/api/tasks".into(),
+            headers: vec![("content-type".into(), "application/json".into()), ("Idempotency-Key".into(), "k1".into())],
+            idempotency_key: "k1".into(),
+            credentials: Some("same-origin".into()),
+            queued_at: 1_000.0,
+            attempts: 0,
+            last_status: None,
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let e = entry();
+        assert_eq!(Entry::from_json(&e.to_json()), Ok(e));
+    }
+
+    #[test]
+    fn reads_records_with_extra_fields_and_defaults() {
+        let text = r#"{"id":3,"method":"PUT","url":"https://a/api/x","headers":[["a","b"]],
+            "idempotencyKey":"k","queuedAt":5,"body":{},"somethingNew":true}"#;
+        let e = Entry::from_json(text).unwrap();
+        assert_eq!((e.id, e.attempts, e.last_status), (Some(3), 0, None));
+        assert_eq!(e.headers, vec![("a".to_owned(), "b".to_owned())]);
+    }
+
+    #[test]
+    fn refuses_records_it_could_not_replay() {
+        for bad in [
+            "not json",
+            r#"{"method":"POST"}"#,
+            r#"{"method":"","url":"u","headers":[],"idempotencyKey":"k","queuedAt":1}"#,
+            r#"{"method":"POST","url":"u","headers":"x","idempotencyKey":"k","queuedAt":1}"#,
+            r#"{"method":"POST","url":"u","headers":[],"idempotencyKey":"k","queuedAt":"yesterday"}"#,
+        ] {
+            assert!(Entry::from_json(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn expires_only_after_the_retention_time() {
+        let e = entry();
+        assert!(!e.is_expired(1_000.0 + 60_000.0, 60_000.0));
+        assert!(e.is_expired(1_000.0 + 60_001.0, 60_000.0));
+        assert!(!e.is_expired(0.0, 60_000.0), "a clock set back does not expire entries");
+    }
+
+    #[test]
+    fn finds_headers_case_insensitively() {
+        let e = entry();
+        assert_eq!(header(&e.headers, "idempotency-key"), Some("k1"));
+        assert_eq!(header(&e.headers, "Content-Type"), Some("application/json"));
+        assert_eq!(header(&e.headers, "authorization"), None);
+    }
+}

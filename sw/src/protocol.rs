@@ -1,0 +1,214 @@
+//! What the worker and its pages say to each other: status, per-entry events, requests, answers.
+
+use crate::entry::Entry;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// How much of a replayed answer's body a page is shown (enough to adopt a server-assigned id).
+pub const REPLAY_BODY_LIMIT: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub pending: u32,
+    pub syncing: bool,
+    /// When the last replay finished, in milliseconds since the epoch.
+    pub last_sync_at: Option<f64>,
+    pub last_error: Option<String>,
+}
+
+/// A queue entry as a page sees it (no headers or body: those may hold secrets).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingEntry {
+    pub id: Option<u64>,
+    pub method: String,
+    pub url: String,
+    pub queued_at: f64,
+    pub attempts: u32,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+}
+
+impl From<&Entry> for PendingEntry {
+    fn from(e: &Entry) -> Self {
+        PendingEntry {
+            id: e.id,
+            method: e.method.clone(),
+            url: e.url.clone(),
+            queued_at: e.queued_at,
+            attempts: e.attempts,
+            last_status: e.last_status,
+            last_error: e.last_error.clone(),
+        }
+    }
+}
+
+/// Messages posted to pages. Each serialises to `{type: "offline-sync:…", …}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    #[serde(rename = "offline-sync:status")]
+    Status(Status),
+    #[serde(rename = "offline-sync:queued")]
+    Queued { id: u64, method: String, url: String, pending: u32 },
+    #[serde(rename = "offline-sync:replayed", rename_all = "camelCase")]
+    Replayed { id: u64, method: String, url: String, status: u16, body: String, body_truncated: bool },
+    #[serde(rename = "offline-sync:expired", rename_all = "camelCase")]
+    Expired { id: u64, method: String, url: String, queued_at: f64 },
+    #[serde(rename = "offline-sync:failed")]
+    Failed { id: Option<u64>, method: String, url: String, status: Option<u16>, error: String, attempts: u32 },
+    #[serde(rename = "offline-sync:pending")]
+    Pending { entries: Vec<PendingEntry> },
+}
+
+impl Event {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| unreachable!("events always serialise"))
+    }
+
+    pub fn replayed(entry: &Entry, status: u16, body: &[u8]) -> Event {
+        let (body, body_truncated) = bounded_text(body, REPLAY_BODY_LIMIT);
+        Event::Replayed {
+            id: entry.id.unwrap_or_default(),
+            method: entry.method.clone(),
+            url: entry.url.clone(),
+            status,
+            body,
+            body_truncated,
+        }
+    }
+
+    pub fn failed(entry: &Entry) -> Event {
+        Event::Failed {
+            id: entry.id,
+            method: entry.method.clone(),
+            url: entry.url.clone(),
+            status: entry.last_status,
+            error: entry.last_error.clone().unwrap_or_default(),
+            attempts: entry.attempts,
+        }
+    }
+}
+
+/// What a page asked of the worker.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Request {
+    GetStatus,
+    GetPending,
+    Replay,
+    /// The page saw the network come back: replay where Background Sync will not.
+    Online,
+}
+
+/// `Ok(None)`: not addressed to offline-sync (another part of the app's worker may want it).
+pub fn parse_request(message: &Value) -> Result<Option<Request>, String> {
+    let Some(kind) = message.get("type").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let Some(name) = kind.strip_prefix("offline-sync:") else {
+        return Ok(None);
+    };
+    match name {
+        "get-status" => Ok(Some(Request::GetStatus)),
+        "get-pending" => Ok(Some(Request::GetPending)),
+        "replay" => Ok(Some(Request::Replay)),
+        "online" => Ok(Some(Request::Online)),
+        _ => Err(format!("offline-sync: ignored unknown message type '{kind}'")),
+    }
+}
+
+/// The body of the 202 a page gets once its request is safely queued.
+pub fn queued_answer(id: u64, pending: u32) -> String {
+    json!({ "queued": true, "id": id, "pending": pending }).to_string()
+}
+
+/// The body of an error answer the worker makes itself (the server never saw the request).
+pub fn error_answer(message: &str) -> String {
+    json!({ "queued": false, "error": message }).to_string()
+}
+
+/// Up to `limit` bytes of `bytes` as text, cut at a character boundary; `true` if cut.
+pub fn bounded_text(bytes: &[u8], limit: usize) -> (String, bool) {
+    if bytes.len() <= limit {
+        return (String::from_utf8_lossy(bytes).into_owned(), false);
+    }
+    let mut end = limit;
+    // Step back over UTF-8 continuation bytes so no character is split in two.
+    while end > 0 && (bytes[end] & 0b1100_0000) == 0b1000_0000 {
+        end -= 1;
+    }
+    (String::from_utf8_lossy(&bytes[..end]).into_owned(), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Value {
+        serde_json::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn status_has_the_documented_shape() {
+        let s = Event::Status(Status { pending: 2, syncing: true, last_sync_at: Some(5.0), last_error: None });
+        assert_eq!(
+            parse(&s.to_json()),
+            json!({"type": "offline-sync:status", "pending": 2, "syncing": true, "lastSyncAt": 5.0, "lastError": null})
+        );
+    }
+
+    #[test]
+    fn events_carry_their_type_and_camel_case_fields() {
+        let e = Event::Expired { id: 1, method: "POST".into(), url: "u".into(), queued_at: 3.0 };
+        assert_eq!(
+            parse(&e.to_json()),
+            json!({"type": "offline-sync:expired", "id": 1, "method": "POST", "url": "u", "queuedAt": 3.0})
+        );
+        let q = Event::Queued { id: 4, method: "PUT".into(), url: "u".into(), pending: 9 };
+        assert_eq!(parse(&q.to_json())["type"], "offline-sync:queued");
+    }
+
+    #[test]
+    fn replayed_event_bounds_the_answer_body() {
+        let entry = crate::entry::Entry::from_json(
+            r#"{"id":1,"method":"POST","url":"u","headers":[],"idempotencyKey":"k","queuedAt":1}"#,
+        )
+        .unwrap();
+        let big = vec![b'a'; REPLAY_BODY_LIMIT + 10];
+        let v = parse(&Event::replayed(&entry, 201, &big).to_json());
+        assert_eq!(v["status"], 201);
+        assert_eq!(v["bodyTruncated"], true);
+        assert_eq!(v["body"].as_str().unwrap().len(), REPLAY_BODY_LIMIT);
+        let v = parse(&Event::replayed(&entry, 201, br#"{"id":"s-1"}"#).to_json());
+        assert_eq!((v["body"].as_str().unwrap(), v["bodyTruncated"].as_bool()), (r#"{"id":"s-1"}"#, Some(false)));
+    }
+
+    #[test]
+    fn bounded_text_never_splits_a_character() {
+        let text = "aé€";
+        let bytes = text.as_bytes();
+        assert_eq!(bounded_text(bytes, 2), ("a".to_owned(), true));
+        assert_eq!(bounded_text(bytes, 3), ("aé".to_owned(), true));
+        assert_eq!(bounded_text(bytes, 6), ("aé€".to_owned(), false));
+        assert_eq!(bounded_text(b"", 0), (String::new(), false));
+    }
+
+    #[test]
+    fn requests_are_recognised_and_foreign_messages_left_alone() {
+        assert_eq!(parse_request(&json!({"type": "offline-sync:replay"})), Ok(Some(Request::Replay)));
+        assert_eq!(parse_request(&json!({"type": "offline-sync:get-status"})), Ok(Some(Request::GetStatus)));
+        assert_eq!(parse_request(&json!({"type": "offline-sync:get-pending"})), Ok(Some(Request::GetPending)));
+        assert_eq!(parse_request(&json!({"type": "offline-sync:online"})), Ok(Some(Request::Online)));
+        assert_eq!(parse_request(&json!({"type": "SKIP_WAITING"})), Ok(None));
+        assert_eq!(parse_request(&json!("hello")), Ok(None));
+        assert_eq!(parse_request(&json!({"type": 5})), Ok(None));
+        assert!(parse_request(&json!({"type": "offline-sync:explode"})).unwrap_err().contains("offline-sync:explode"));
+    }
+
+    #[test]
+    fn answers_are_json_the_page_can_read() {
+        assert_eq!(parse(&queued_answer(12, 3)), json!({"queued": true, "id": 12, "pending": 3}));
+        assert_eq!(parse(&error_answer("quota")), json!({"queued": false, "error": "quota"}));
+    }
+}
