@@ -1,10 +1,11 @@
 //! offline-sync: a service worker that keeps every failed `/api/` mutation and delivers it later.
 //!
-//! The decisions (`config`, `entry`, `outcome`, `protocol`) are plain Rust, tested natively.
+//! The decisions (`config`, `entry`, `error`, `outcome`, `protocol`) are plain Rust, tested natively.
 //! `shell` is the thin part that touches the browser; it only exists in the wasm build.
 
 pub mod config;
 pub mod entry;
+pub mod error;
 pub mod outcome;
 pub mod protocol;
 

@@ -1,0 +1,93 @@
+// offline-sync's page client: registers the worker, relays its status and events, asks it things.
+const PREFIX = 'offline-sync:';
+const statusListeners = new Set();
+const eventListeners = new Set();
+let listening = false;
+
+function listen() {
+  if (listening || !('serviceWorker' in navigator)) return;
+  listening = true;
+  navigator.serviceWorker.addEventListener('message', (event) => {
+    const data = event.data;
+    if (!data || typeof data.type !== 'string' || !data.type.startsWith(PREFIX)) return;
+    for (const cb of eventListeners) cb(data);
+    if (data.type === PREFIX + 'status') for (const cb of statusListeners) cb(toStatus(data));
+  });
+  navigator.serviceWorker.startMessages();
+  // Where the browser has no Background Sync, the page's "online" is the worker's cue to replay.
+  window.addEventListener('online', () => {
+    tell({ type: PREFIX + 'online' }).catch(() => {});
+  });
+}
+
+function toStatus({ pending, syncing, lastSyncAt, lastError }) {
+  return { pending, syncing, lastSyncAt, lastError };
+}
+
+/** Registers the worker; `options` become its URL's query (arrays repeat the name). */
+export async function register(url = '/sw.js', options = {}) {
+  if (!('serviceWorker' in navigator)) throw new Error('offline-sync: this browser has no service workers');
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(options)) {
+    for (const v of Array.isArray(value) ? value : [value]) query.append(name, String(v));
+  }
+  const text = query.toString();
+  const registration = await navigator.serviceWorker.register(text ? `${url}?${text}` : url);
+  listen();
+  return registration;
+}
+
+async function activeWorker() {
+  const registration = await navigator.serviceWorker.ready;
+  return registration.active;
+}
+
+async function tell(message) {
+  (await activeWorker()).postMessage(message);
+}
+
+/** Sends a request over its own channel and waits for the worker's answer. */
+async function ask(message, timeoutMs) {
+  const worker = await activeWorker();
+  return new Promise((resolve, reject) => {
+    const channel = new MessageChannel();
+    const timer = setTimeout(() => {
+      channel.port1.close();
+      reject(new Error(`offline-sync: the worker did not answer ${message.type} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    channel.port1.onmessage = (event) => {
+      clearTimeout(timer);
+      channel.port1.close();
+      resolve(event.data);
+    };
+    worker.postMessage(message, [channel.port2]);
+  });
+}
+
+/** Calls `cb(status)` on every status change; returns the unsubscribe function. */
+export function onStatus(cb) {
+  listen();
+  statusListeners.add(cb);
+  return () => statusListeners.delete(cb);
+}
+
+/** Calls `cb(message)` for every message from the worker (queued, replayed, expired, failed, status). */
+export function onEvent(cb) {
+  listen();
+  eventListeners.add(cb);
+  return () => eventListeners.delete(cb);
+}
+
+export async function status() {
+  return toStatus(await ask({ type: PREFIX + 'get-status' }, 10_000));
+}
+
+/** Replays the queue now; resolves with the status once that replay has ended. */
+export async function replay() {
+  return toStatus(await ask({ type: PREFIX + 'replay' }, 120_000));
+}
+
+/** The queued entries, oldest first. */
+export async function pending() {
+  return (await ask({ type: PREFIX + 'get-pending' }, 10_000)).entries;
+}

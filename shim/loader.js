@@ -1,0 +1,35 @@
+// offline-sync's worker loader: the body of dist/offline-sync.js, after wasm-bindgen's glue.
+// The wasm is inlined (OFFLINE_SYNC_WASM) so that it is instantiated synchronously: the listeners
+// below are added during the first evaluation, as browsers require, and every decision is Rust's
+// from the very first event on. Inlined, it is also stored with the worker script, so a worker that
+// starts while offline has it.
+if (self.__offlineSyncStarted) {
+  console.warn('offline-sync: loaded twice; the second copy is ignored');
+} else {
+  self.__offlineSyncStarted = true;
+  let rust = null;
+  try {
+    const text = atob(OFFLINE_SYNC_WASM);
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    wasm_bindgen.initSync({ module: bytes });
+    wasm_bindgen.start(self.offlineSync);
+    rust = wasm_bindgen;
+  } catch (error) {
+    // A worker that cannot run offline-sync must still let the app reach the network.
+    console.error('offline-sync: could not start; requests go to the network unprotected.', error);
+  }
+  if (rust) {
+    self.addEventListener('fetch', (event) => {
+      if (rust.intercepts(event.request)) event.respondWith(rust.handleFetch(event.request));
+    });
+    self.addEventListener('sync', (event) => {
+      const done = rust.handleSync(event.tag);
+      if (done) event.waitUntil(done);
+    });
+    self.addEventListener('message', (event) => {
+      const done = rust.handleMessage(event);
+      if (done) event.waitUntil(done);
+    });
+  }
+}

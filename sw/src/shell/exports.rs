@@ -1,0 +1,96 @@
+//! What the JavaScript loader calls: one function per service-worker event.
+
+use super::worker::Worker;
+use super::{clients, intercept, js, replay};
+use crate::config::Config;
+use crate::protocol::{parse_request, Event, PendingEntry, Request as PageRequest};
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::{ExtendableMessageEvent, Request};
+
+#[wasm_bindgen(start)]
+fn on_load() {
+    console_error_panic_hook::set_once();
+}
+
+/// Reads the options (a query string from a standalone `sw.js`, or the `self.offlineSync` object),
+/// reports bad ones, and opens the queue. Without Background Sync, also replays what is waiting.
+#[wasm_bindgen]
+pub fn start(options: JsValue) {
+    let (config, errors) = if let Some(query) = options.as_string() {
+        Config::from_query(&query)
+    } else if options.is_undefined() || options.is_null() {
+        (Config::default(), Vec::new())
+    } else {
+        let parsed = js::to_json(&options).and_then(|text| serde_json::from_str(&text).ok());
+        Config::from_json(&parsed.unwrap_or(serde_json::Value::Bool(false)))
+    };
+    for error in &errors {
+        js::error(&error.to_string());
+    }
+    let worker = Worker::install(config, js::scope().location().origin());
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = worker.queue().await {
+            js::error(&format!("offline-sync: the queue could not be opened: {e}"));
+            return;
+        }
+        if !replay::has_background_sync() {
+            replay::after_online_answer(worker).await;
+        }
+    });
+}
+
+/// Decided synchronously, so the loader knows whether to call `respondWith` at all.
+#[wasm_bindgen]
+pub fn intercepts(request: &Request) -> bool {
+    let worker = Worker::current();
+    worker.config.intercepts(&request.method(), &request.url(), &worker.origin)
+}
+
+#[wasm_bindgen(js_name = handleFetch)]
+pub fn handle_fetch(request: Request) -> Promise {
+    future_to_promise(async move { intercept::handle(Worker::current(), request).await.map(JsValue::from) })
+}
+
+/// The `sync` event's promise, or `None` when the tag belongs to someone else.
+#[wasm_bindgen(js_name = handleSync)]
+pub fn handle_sync(tag: String) -> Option<Promise> {
+    let worker = Worker::current();
+    (tag == worker.config.sync_tag).then(|| replay::trigger(&worker))
+}
+
+/// Answers a page's message; `None` when the message is not for offline-sync.
+#[wasm_bindgen(js_name = handleMessage)]
+pub fn handle_message(event: ExtendableMessageEvent) -> Option<Promise> {
+    let data = js::to_json(&event.data()).and_then(|text| serde_json::from_str(&text).ok());
+    let request = match parse_request(data.as_ref().unwrap_or(&serde_json::Value::Null)) {
+        Ok(Some(request)) => request,
+        Ok(None) => return None,
+        Err(warning) => {
+            js::warn(&warning);
+            return None;
+        }
+    };
+    let port = event.ports().get(0);
+    let answer_to = if port.is_undefined() { event.source().map(JsValue::from).unwrap_or_default() } else { port };
+    Some(future_to_promise(async move {
+        let worker = Worker::current();
+        let event = match request {
+            PageRequest::GetStatus => Event::Status(worker.status().await),
+            PageRequest::GetPending => {
+                let entries = match worker.queue().await {
+                    Ok(queue) => queue.list().await.unwrap_or_default(),
+                    Err(_) => Vec::new(),
+                };
+                Event::Pending { entries: entries.iter().map(PendingEntry::from).collect() }
+            }
+            PageRequest::Replay | PageRequest::Online => {
+                replay::run_to_end(&worker).await;
+                Event::Status(worker.status().await)
+            }
+        };
+        clients::reply(&answer_to, &event);
+        Ok(JsValue::UNDEFINED)
+    }))
+}

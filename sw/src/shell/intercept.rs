@@ -1,0 +1,89 @@
+//! One intercepted mutation: send it with an Idempotency-Key, or keep it and answer 202.
+
+use super::worker::Worker;
+use super::{clients, js, net, replay};
+use crate::entry::Entry;
+use crate::error::Error;
+use crate::protocol::{self, Event};
+use js_sys::ArrayBuffer;
+use std::rc::Rc;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, Request, Response};
+
+pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, JsValue> {
+    let headers = Headers::new_with_headers(&request.headers())?;
+    let key = match headers.get("idempotency-key")? {
+        Some(key) => key,
+        None => {
+            let key = uuid::Uuid::new_v4().to_string();
+            headers.set("Idempotency-Key", &key)?;
+            key
+        }
+    };
+    // The body is read once, up front: the same bytes go to the network or to the queue.
+    let body: ArrayBuffer = JsFuture::from(request.array_buffer()?).await?.into();
+    let body = (body.byte_length() > 0).then_some(body);
+    let credentials = js::get(&request, "credentials").as_string();
+    let method = request.method();
+    let url = request.url();
+    let outgoing = net::build(&method, &url, &headers, body.as_ref(), credentials.as_deref())?;
+
+    match net::send(&outgoing).await {
+        Ok(response) => {
+            // Off the answer's path: the page gets its response without waiting for the queue.
+            wasm_bindgen_futures::spawn_local(replay::after_online_answer(worker));
+            Ok(response)
+        }
+        Err(_) if request.signal().aborted() => Err(request.signal().reason()),
+        Err(Error::Network(reason)) => {
+            let entry = Entry {
+                id: None,
+                method,
+                url,
+                headers: header_pairs(&headers),
+                idempotency_key: key,
+                credentials,
+                queued_at: js::now(),
+                attempts: 0,
+                last_status: None,
+                last_error: Some(format!("network error: {reason}")),
+            };
+            Ok(keep(&worker, entry, body.as_ref()).await?)
+        }
+        Err(other) => Err(JsValue::from_str(&other.to_string())),
+    }
+}
+
+/// Queues the entry and answers 202 once it is committed, or 507 if storage failed.
+async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> Result<Response, Error> {
+    let pushed = match worker.queue().await {
+        Ok(queue) => queue.push(&entry, body).await.map(|id| (queue, id)),
+        Err(e) => Err(e),
+    };
+    let (queue, id) = match pushed {
+        Ok(pushed) => pushed,
+        Err(e) => {
+            let message = format!("offline-sync could not queue the request: {e}");
+            js::error(&message);
+            return net::json_response(507, &protocol::error_answer(&message));
+        }
+    };
+    entry.id = Some(id);
+    let pending = queue.count().await.unwrap_or(1);
+    clients::broadcast(&Event::Queued { id, method: entry.method.clone(), url: entry.url.clone(), pending }).await;
+    worker.broadcast_status().await;
+    replay::request_background_sync(worker).await;
+    net::json_response(202, &protocol::queued_answer(id, pending))
+}
+
+fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
+    let Ok(Some(entries)) = js_sys::try_iter(headers) else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|pair| {
+            let pair = js_sys::Array::from(&pair);
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect()
+}

@@ -1,0 +1,11 @@
+//! The browser side: events in, IndexedDB, fetch and page messages out. It decides nothing itself:
+//! every choice is asked of the plain-Rust core.
+
+mod clients;
+mod exports;
+mod intercept;
+mod js;
+mod net;
+pub mod queue;
+mod replay;
+mod worker;

@@ -1,0 +1,55 @@
+//! Sending requests and making the answers the worker gives itself.
+
+use super::js;
+use crate::entry::Entry;
+use crate::error::Error;
+use js_sys::ArrayBuffer;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, Request, RequestInit, Response, ResponseInit};
+
+/// A request as the page made it, or as it was stored.
+pub fn build(method: &str, url: &str, headers: &Headers, body: Option<&ArrayBuffer>, credentials: Option<&str>) -> Result<Request, Error> {
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_headers(headers);
+    if let Some(body) = body {
+        init.set_body(body);
+    }
+    if let Some(credentials) = credentials {
+        js::set(&init, "credentials", &JsValue::from_str(credentials))?;
+    }
+    Request::new_with_str_and_init(url, &init).map_err(js::browser)
+}
+
+pub fn from_entry(entry: &Entry, body: Option<&ArrayBuffer>) -> Result<Request, Error> {
+    let headers = Headers::new().map_err(js::browser)?;
+    for (name, value) in &entry.headers {
+        headers.append(name, value).map_err(js::browser)?;
+    }
+    build(&entry.method, &entry.url, &headers, body, entry.credentials.as_deref())
+}
+
+/// Fetches; `Err` only when no answer came back at all.
+pub async fn send(request: &Request) -> Result<Response, Error> {
+    let answer = JsFuture::from(js::scope().fetch_with_request(request)).await;
+    answer.map(JsCast::unchecked_into).map_err(|e| Error::Network(js::describe(&e)))
+}
+
+pub fn json_response(status: u16, body: &str) -> Result<Response, Error> {
+    let headers = Headers::new().map_err(js::browser)?;
+    headers.set("Content-Type", "application/json").map_err(js::browser)?;
+    let init = ResponseInit::new();
+    init.set_status(status);
+    init.set_headers(&headers);
+    Response::new_with_opt_str_and_init(Some(body), &init).map_err(js::browser)
+}
+
+/// The answer body as bytes (empty when it cannot be read).
+pub async fn body_bytes(response: &Response) -> Vec<u8> {
+    let Ok(promise) = response.array_buffer() else { return Vec::new() };
+    match JsFuture::from(promise).await {
+        Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+        Err(_) => Vec::new(),
+    }
+}

@@ -1,0 +1,78 @@
+//! The one live worker: its options, its open queue and what it knows about the last replay.
+
+use super::queue::{Queue, DB_NAME};
+use super::{clients, js};
+use crate::config::Config;
+use crate::error::Error;
+use crate::protocol::{Event, Status};
+use js_sys::Promise;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+pub struct Worker {
+    pub config: Config,
+    pub origin: String,
+    queue: RefCell<Option<Rc<Queue>>>,
+    pub syncing: Cell<bool>,
+    pub last_sync_at: Cell<Option<f64>>,
+    pub last_error: RefCell<Option<String>>,
+    /// The replay under way, which later triggers join instead of starting another.
+    pub replay: RefCell<Option<Promise>>,
+    /// A trigger arrived during the replay: run once more before settling.
+    pub rerun: Cell<bool>,
+}
+
+thread_local! {
+    static WORKER: RefCell<Option<Rc<Worker>>> = const { RefCell::new(None) };
+}
+
+impl Worker {
+    pub fn install(config: Config, origin: String) -> Rc<Worker> {
+        let worker = Rc::new(Worker {
+            config,
+            origin,
+            queue: RefCell::new(None),
+            syncing: Cell::new(false),
+            last_sync_at: Cell::new(None),
+            last_error: RefCell::new(None),
+            replay: RefCell::new(None),
+            rerun: Cell::new(false),
+        });
+        WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
+        worker
+    }
+
+    /// The worker `start()` made, or one with default options if the loader never called it.
+    pub fn current() -> Rc<Worker> {
+        WORKER.with(|w| w.borrow().clone()).unwrap_or_else(|| {
+            Worker::install(Config::default(), js::scope().location().origin())
+        })
+    }
+
+    /// The queue, opened on first use and kept open for the worker's life.
+    pub async fn queue(&self) -> Result<Rc<Queue>, Error> {
+        if let Some(queue) = self.queue.borrow().clone() {
+            return Ok(queue);
+        }
+        let queue = Rc::new(Queue::open(DB_NAME).await?);
+        *self.queue.borrow_mut() = Some(queue.clone());
+        Ok(queue)
+    }
+
+    pub async fn status(&self) -> Status {
+        let pending = match self.queue().await {
+            Ok(queue) => queue.count().await.unwrap_or_default(),
+            Err(_) => 0,
+        };
+        Status {
+            pending,
+            syncing: self.syncing.get(),
+            last_sync_at: self.last_sync_at.get(),
+            last_error: self.last_error.borrow().clone(),
+        }
+    }
+
+    pub async fn broadcast_status(&self) {
+        clients::broadcast(&Event::Status(self.status().await)).await;
+    }
+}
