@@ -2,7 +2,7 @@
 //! every choice is asked of the plain-Rust core.
 
 mod clients;
-mod exports;
+pub mod exports;
 mod intercept;
 mod js;
 mod net;

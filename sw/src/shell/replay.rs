@@ -28,7 +28,7 @@ pub fn trigger(worker: &Rc<Worker>) -> Promise {
             }
         };
         *w.replay.borrow_mut() = None;
-        result.map(|()| JsValue::UNDEFINED).map_err(|e| JsValue::from_str(&e.to_string()))
+        result.map(|()| JsValue::UNDEFINED).map_err(JsValue::from)
     });
     *worker.replay.borrow_mut() = Some(promise.clone());
     promise

@@ -1,0 +1,42 @@
+//! Shared state and the route table.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+
+use crate::store::Store;
+use crate::{api, hooks, observe, static_files};
+
+pub struct App {
+    /// One connection behind a lock: SQLite serializes writers anyway, and holding the lock
+    /// across check-key / apply / record makes concurrent retries of one key safe.
+    store: Mutex<Store>,
+    pub hooks: hooks::TestHooks,
+    pub static_dirs: Vec<PathBuf>,
+}
+
+impl App {
+    pub fn new(store: Store, static_dirs: Vec<PathBuf>) -> Self {
+        Self {
+            store: Mutex::new(store),
+            hooks: hooks::TestHooks::default(),
+            static_dirs,
+        }
+    }
+
+    /// The store; a panic elsewhere while holding it leaves SQLite consistent (uncommitted
+    /// transactions roll back), so a poisoned lock is still usable.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    api::routes()
+        .merge(hooks::routes())
+        .fallback(static_files::serve)
+        .layer(from_fn_with_state(app.clone(), observe::observe))
+        .with_state(app)
+}

@@ -1,0 +1,159 @@
+//! `/_test/` hooks: a log of every API request and injectable faults, so browser tests can
+//! see what the service worker really sent and make the network misbehave on cue.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+use crate::error::ApiError;
+
+/// What happened to a logged request.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Handled normally with a 2xx answer.
+    Applied,
+    /// Answered from a stored Idempotency-Key record; nothing changed.
+    Replayed,
+    /// Answered with an error (bad request, 404, 409, 422, injected 503, ...).
+    Rejected,
+    /// Handled (and committed), then the connection was closed without an answer.
+    Dropped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    pub seq: u64,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub body_base64: String,
+    pub idempotency_key: Option<String>,
+    pub outcome: Outcome,
+    pub status: u16,
+}
+
+/// Remaining injected faults; each mutating API request uses up one, drops first.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Faults {
+    pub drop_after_apply: u32,
+    pub fail503: u32,
+    /// Seconds sent in `Retry-After` with each injected 503.
+    pub retry_after: u32,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            drop_after_apply: 0,
+            fail503: 0,
+            retry_after: 1,
+        }
+    }
+}
+
+/// The fault a request drew.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fault {
+    DropAfterApply,
+    Unavailable { retry_after: u32 },
+}
+
+#[derive(Default)]
+struct Journal {
+    next_seq: u64,
+    entries: Vec<LogEntry>,
+}
+
+#[derive(Default)]
+pub struct TestHooks {
+    journal: Mutex<Journal>,
+    faults: Mutex<Faults>,
+}
+
+/// The hooks only hold plain data, so a lock poisoned by a panic is still fine to use.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl TestHooks {
+    /// Numbers a request as it arrives, so the log keeps arrival order even when answers
+    /// finish out of order.
+    pub fn arrive(&self) -> u64 {
+        let mut journal = lock(&self.journal);
+        journal.next_seq += 1;
+        journal.next_seq
+    }
+
+    pub fn record(&self, entry: LogEntry) {
+        let mut journal = lock(&self.journal);
+        let at = journal.entries.partition_point(|e| e.seq < entry.seq);
+        journal.entries.insert(at, entry);
+    }
+
+    /// Uses up the next pending fault, if any.
+    pub fn take_fault(&self) -> Option<Fault> {
+        let mut faults = lock(&self.faults);
+        if faults.drop_after_apply > 0 {
+            faults.drop_after_apply -= 1;
+            Some(Fault::DropAfterApply)
+        } else if faults.fail503 > 0 {
+            faults.fail503 -= 1;
+            Some(Fault::Unavailable {
+                retry_after: faults.retry_after,
+            })
+        } else {
+            None
+        }
+    }
+
+    fn clear(&self) {
+        *lock(&self.journal) = Journal::default();
+        *lock(&self.faults) = Faults::default();
+    }
+}
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/_test/log", get(log))
+        .route("/_test/reset", post(reset))
+        .route("/_test/faults", get(faults).post(set_faults))
+}
+
+async fn log(State(app): State<Arc<App>>) -> Json<Vec<LogEntry>> {
+    Json(lock(&app.hooks.journal).entries.clone())
+}
+
+async fn reset(State(app): State<Arc<App>>) -> Response {
+    if let Err(e) = app.store().reset() {
+        return ApiError::Database(e).into_response();
+    }
+    app.hooks.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn faults(State(app): State<Arc<App>>) -> Json<Faults> {
+    Json(*lock(&app.hooks.faults))
+}
+
+async fn set_faults(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Faults>(&body) {
+        Ok(faults) => {
+            *lock(&app.hooks.faults) = faults;
+            Json(faults).into_response()
+        }
+        Err(e) => ApiError::BadRequest(format!("invalid faults: {e}")).into_response(),
+    }
+}

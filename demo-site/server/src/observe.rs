@@ -1,0 +1,148 @@
+//! The middleware around every `/api/` request: logs it for `/_test/log`, applies injected
+//! faults, and adds CORS headers so cross-origin pages (and tests) can call the API.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::api::MAX_BODY;
+use crate::app::App;
+use crate::error::ApiError;
+use crate::hooks::{Fault, LogEntry, Outcome};
+use crate::idempotency::REPLAYED_HEADER;
+use crate::server::DropSwitch;
+
+pub fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+fn is_mutating(method: &Method) -> bool {
+    [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(method)
+}
+
+pub async fn observe(
+    State(app): State<Arc<App>>,
+    Extension(switch): Extension<DropSwitch>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !is_api(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let seq = app.hooks.arrive();
+    let (parts, body) = request.into_parts();
+    let body = to_bytes(body, MAX_BODY).await.ok();
+    let entry = entry(
+        seq,
+        &parts,
+        body.as_deref()
+            .map(|b| BASE64.encode(b))
+            .unwrap_or_default(),
+    );
+    let fault = match body {
+        Some(_) if is_mutating(&parts.method) => app.hooks.take_fault(),
+        _ => None,
+    };
+
+    let mut response = match (body, fault) {
+        (None, _) => ApiError::TooLarge.into_response(),
+        (Some(_), Some(Fault::Unavailable { retry_after })) => {
+            let mut response = ApiError::Unavailable.into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after.into());
+            response
+        }
+        (Some(_), _) if parts.method == Method::OPTIONS => preflight(&parts.headers),
+        (Some(body), _) => next.run(Request::from_parts(parts, Body::from(body))).await,
+    };
+    add_cors(response.headers_mut());
+
+    let status = response.status();
+    let outcome = if fault == Some(Fault::DropAfterApply) {
+        Outcome::Dropped
+    } else if response.headers().contains_key(REPLAYED_HEADER) {
+        Outcome::Replayed
+    } else if status.is_success() {
+        Outcome::Applied
+    } else {
+        Outcome::Rejected
+    };
+    app.hooks.record(LogEntry {
+        outcome,
+        status: status.as_u16(),
+        ..entry
+    });
+
+    if outcome == Outcome::Dropped {
+        // The change is committed; now lose the answer. Cutting makes the connection task
+        // drop the whole connection (this future included) before anything is written.
+        switch.cut();
+        std::future::pending::<()>().await;
+    }
+    response
+}
+
+/// The log entry for a request, before its outcome is known.
+fn entry(seq: u64, parts: &request::Parts, body_base64: String) -> LogEntry {
+    let mut headers = std::collections::BTreeMap::<String, String>::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|joined| {
+                joined.push_str(", ");
+                joined.push_str(&value);
+            })
+            .or_insert_with(|| value.into_owned());
+    }
+    LogEntry {
+        seq,
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        idempotency_key: headers.get("idempotency-key").cloned(),
+        headers,
+        body_base64,
+        outcome: Outcome::Applied,
+        status: 0,
+    }
+}
+
+/// Answers a CORS preflight: any origin may send the API's methods and headers.
+fn preflight(request_headers: &HeaderMap) -> Response {
+    let allowed = request_headers
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("content-type, idempotency-key"));
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allowed);
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    response
+}
+
+fn add_cors(headers: &mut HeaderMap) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("idempotent-replayed, retry-after"),
+    );
+}

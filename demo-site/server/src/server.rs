@@ -1,0 +1,87 @@
+//! The listener and accept loop. Each connection is served by hyper in its own task, next to
+//! a [`DropSwitch`]: pulling the switch drops the connection future, which closes the socket
+//! without a single response byte — how the `dropAfterApply` fault loses an answer.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::{Service, service_fn};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+use crate::app::{self, App};
+use crate::cli::Config;
+use crate::error::StartError;
+use crate::store::Store;
+
+/// Closes one connection without answering; handed to every request as an extension.
+#[derive(Clone, Default)]
+pub struct DropSwitch(Arc<Notify>);
+
+impl DropSwitch {
+    pub fn cut(&self) {
+        // `notify_one` keeps a permit if the connection task is not waiting yet.
+        self.0.notify_one();
+    }
+}
+
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Server {
+    /// Opens the database and binds 127.0.0.1 (never other interfaces: test hooks are open).
+    pub async fn bind(config: Config) -> Result<Self, StartError> {
+        let store = Store::open(config.db.as_deref()).map_err(StartError::Database)?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
+            .await
+            .map_err(StartError::Bind)?;
+        let router = app::router(Arc::new(App::new(store, config.static_dirs)));
+        Ok(Self { listener, router })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until the process ends.
+    pub async fn run(self) {
+        loop {
+            match self.listener.accept().await {
+                Ok((stream, _)) => {
+                    tokio::spawn(serve_connection(stream, self.router.clone()));
+                }
+                Err(e) => {
+                    // Usually running out of file descriptors: wait instead of spinning.
+                    eprintln!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, router: Router) {
+    let switch = DropSwitch::default();
+    let tower = TowerToHyperService::new(router);
+    let handed_out = switch.clone();
+    let service = service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(handed_out.clone());
+        tower.call(request)
+    });
+    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        // Connection errors (a client hanging up mid-request) are the client's business.
+        _ = connection => {}
+        // Returning drops `connection`, and with it the socket and the in-flight request.
+        () = switch.0.notified() => {}
+    }
+}

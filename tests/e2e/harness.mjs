@@ -1,0 +1,121 @@
+// Shared pieces of the end-to-end tests: the demo server, headless Chromium, CDP and the test page.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SERVER = join(ROOT, 'target', 'debug', 'demo-server');
+
+export const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+/** Bounded polling: `check` must become truthy within `ms`, or the test fails saying `what`. */
+export async function until(what, check, ms = 10_000, every = 50) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await check();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, every));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+export function tempDir(prefix) {
+  return mkdtempSync(join(tmpdir(), `offline-sync-${prefix}-`));
+}
+
+/** The demo server on 127.0.0.1, serving dist/ and the test page. */
+export async function startServer({ db } = {}) {
+  const args = ['--port', '0', '--static', join(ROOT, 'dist'), '--static', join(ROOT, 'tests', 'e2e', 'fixture')];
+  if (db) args.push('--db', db);
+  const child = spawn(SERVER, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const base = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('demo-server did not start within 10 s')), 10_000);
+    child.once('exit', (code) => reject(new Error(`demo-server exited with ${code}`)));
+    lines.on('line', (line) => {
+      const m = line.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+  });
+  const call = async (method, path, body) => {
+    const res = await fetch(base + path, { method, body: body && JSON.stringify(body), headers: body ? { 'content-type': 'application/json' } : {} });
+    const text = await res.text();
+    return text ? JSON.parse(text) : null;
+  };
+  return {
+    base,
+    port: Number(new URL(base).port),
+    log: () => call('GET', '/_test/log'),
+    tasks: () => call('GET', '/api/tasks'),
+    faults: (f) => call('POST', '/_test/faults', f),
+    reset: () => call('POST', '/_test/reset'),
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/** Headless Chromium with a fresh profile (or `userDataDir` to reuse one across restarts). */
+export async function launch({ userDataDir } = {}) {
+  const dir = userDataDir ?? tempDir('profile');
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      if (!userDataDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens the test page with the worker registered and in control. */
+export async function openPage(context, base, query = '') {
+  const page = context.pages()[0] ?? (await context.newPage());
+  await page.goto(`${base}/index.html${query}`);
+  await page.waitForFunction(() => window.ready, null, { timeout: 15_000 });
+  await page.evaluate(() => window.ready);
+  const cdp = await context.newCDPSession(page);
+  const registrations = new Map();
+  cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: list }) => {
+    for (const r of list) registrations.set(r.scopeURL, r);
+  });
+  await cdp.send('ServiceWorker.enable');
+  const origin = new URL(base).origin;
+  const registration = await until('the worker registration over CDP', () => registrations.get(`${origin}/`));
+  return {
+    page,
+    cdp,
+    /** Fires `sync` in the worker, as the browser does when the network comes back. */
+    sync: (tag = 'offline-sync') =>
+      cdp.send('ServiceWorker.dispatchSyncEvent', { origin, registrationId: registration.registrationId, tag, lastChance: false }),
+    stopWorker: () => cdp.send('ServiceWorker.stopAllWorkers'),
+    events: (type) => page.evaluate((t) => window.events.filter((e) => !t || e.type === t), type),
+    status: () => page.evaluate(() => window.offlineSync.status()),
+    pending: () => page.evaluate(() => window.offlineSync.pending()),
+    /** fetch() from the page; answers {status, json, text, fromServiceWorker-free fields}. */
+    fetch: (url, init = {}) => page.evaluate(async ([url, init]) => {
+      if (init.bodyBytes) init = { ...init, body: new Uint8Array(init.bodyBytes) };
+      const res = await fetch(url, init);
+      const text = await res.text();
+      let json = null;
+      try { json = JSON.parse(text); } catch {}
+      return { status: res.status, text, json, headers: Object.fromEntries(res.headers) };
+    }, [url, init]),
+  };
+}
+
+export const decode = (b64) => Buffer.from(b64 ?? '', 'base64');

@@ -1,0 +1,42 @@
+//! Replay as the browser drives it, inside a real service worker.
+#![cfg(target_arch = "wasm32")]
+
+use offline_sync::entry::Entry;
+use offline_sync::shell::exports::{handle_sync, start};
+use offline_sync::shell::queue::{Queue, DB_NAME};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_service_worker);
+
+#[wasm_bindgen_test]
+async fn a_sync_event_fails_while_the_server_is_unreachable_and_the_entry_stays_first() {
+    start(JsValue::from_str("?syncTag=test-tag"));
+    let queue = Queue::open(DB_NAME).await.unwrap();
+    // Port 9 on the loopback address refuses connections: a network failure, not an HTTP answer.
+    let entry = Entry {
+        id: None,
+        method: "POST".into(),
+        url: "http://127.0.0.1:9/api/unreachable".into(),
+        headers: vec![("idempotency-key".into(), "k-unreachable".into())],
+        idempotency_key: "k-unreachable".into(),
+        credentials: None,
+        queued_at: js_sys::Date::now(),
+        attempts: 0,
+        last_status: None,
+        last_error: None,
+    };
+    let id = queue.push(&entry, None).await.unwrap();
+
+    assert!(handle_sync("someone-elses-tag".into()).is_none(), "other tags are left to their owners");
+    let outcome = JsFuture::from(handle_sync("test-tag".into()).unwrap()).await;
+    let error = outcome.expect_err("the sync event's promise rejects, so the browser retries it later");
+    let message = js_sys::Error::from(error).message();
+    assert!(String::from(message).contains("network error"));
+
+    let left = queue.list().await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!((left[0].id, left[0].attempts), (Some(id), 1));
+    assert!(left[0].last_error.as_deref().unwrap_or_default().starts_with("network error"));
+}
