@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SERVER = join(ROOT, 'target', 'debug', 'demo-server');
 
 export const CHROMIUM_ARGS = [
@@ -32,8 +32,8 @@ export function tempDir(prefix) {
 }
 
 /** The demo server on 127.0.0.1, serving dist/ and the test page. */
-export async function startServer({ db } = {}) {
-  const args = ['--port', '0', '--static', join(ROOT, 'dist'), '--static', join(ROOT, 'tests', 'e2e', 'fixture')];
+export async function startServer({ db, site = join(ROOT, 'tests', 'e2e', 'fixture') } = {}) {
+  const args = ['--port', '0', '--static', join(ROOT, 'dist'), '--static', site];
   if (db) args.push('--db', db);
   const child = spawn(SERVER, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
