@@ -5,6 +5,9 @@
 use serde_json::Value;
 use std::fmt;
 
+const KNOWN: [&str; 7] =
+    ["prefix", "methods", "maxRetentionTime", "syncTag", "maxBodyBytes", "maxAttempts", "persistAuthorization"];
+
 /// Methods the worker may take over. Safe methods (GET, HEAD) never mutate, so they are not offered.
 pub const MUTATING_METHODS: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
 
@@ -18,6 +21,12 @@ pub struct Config {
     pub max_retention_ms: f64,
     /// Background Sync tag the worker registers and answers to.
     pub sync_tag: String,
+    /// Larger bodies are not queued (the page gets 413): the queue is no place for uploads.
+    pub max_body_bytes: u64,
+    /// Retryable server answers an entry may get before it becomes a dead letter.
+    pub max_attempts: u32,
+    /// Whether `Authorization` and `Cookie` headers are written to IndexedDB.
+    pub persist_authorization: bool,
 }
 
 impl Default for Config {
@@ -27,6 +36,9 @@ impl Default for Config {
             methods: MUTATING_METHODS.iter().map(|m| (*m).to_owned()).collect(),
             max_retention_ms: 24.0 * 60.0 * 60_000.0,
             sync_tag: "offline-sync".to_owned(),
+            max_body_bytes: 10 * 1024 * 1024,
+            max_attempts: 5,
+            persist_authorization: false,
         }
     }
 }
@@ -101,7 +113,12 @@ impl Config {
             "methods" | "method" => parse_methods(&raw).map(|m| self.methods = m),
             "maxRetentionTime" => parse_minutes(&raw).map(|ms| self.max_retention_ms = ms),
             "syncTag" | "tag" => parse_tag(&raw).map(|t| self.sync_tag = t),
-            _ => Err("is not a known option (known: prefix, methods, maxRetentionTime, syncTag)".into()),
+            "maxBodyBytes" => parse_count(&raw, 1).map(|n| self.max_body_bytes = n),
+            "maxAttempts" => parse_count(&raw, 1).and_then(|n| {
+                u32::try_from(n).map(|n| self.max_attempts = n).map_err(|_| "is too large".to_owned())
+            }),
+            "persistAuthorization" => parse_bool(&raw).map(|b| self.persist_authorization = b),
+            _ => Err(format!("is not a known option (known: {})", KNOWN.join(", "))),
         };
         if let Err(reason) = result {
             errors.push(OptionError { option: name.to_owned(), reason });
@@ -181,6 +198,37 @@ fn parse_minutes(raw: &Raw<'_>) -> Result<f64, String> {
     }
 }
 
+/// A whole number no smaller than `min`.
+fn parse_count(raw: &Raw<'_>, min: u64) -> Result<u64, String> {
+    let number = match raw {
+        Raw::Json(Value::Number(n)) => n.as_f64(),
+        Raw::Json(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Raw::Text(parts) if parts.len() == 1 => parts[0].parse::<f64>().ok(),
+        _ => None,
+    };
+    match number {
+        Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= u64::MAX as f64 => Ok(n as u64),
+        _ => Err(format!("must be a whole number of at least {min}")),
+    }
+}
+
+fn parse_bool(raw: &Raw<'_>) -> Result<bool, String> {
+    match raw {
+        Raw::Json(Value::Bool(b)) => Ok(*b),
+        Raw::Json(Value::String(s)) => text_bool(s),
+        Raw::Text(parts) if parts.len() == 1 => text_bool(parts[0]),
+        _ => Err("must be true or false".into()),
+    }
+}
+
+fn text_bool(text: &str) -> Result<bool, String> {
+    match text {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err("must be true or false".into()),
+    }
+}
+
 fn parse_tag(raw: &Raw<'_>) -> Result<String, String> {
     match strings(raw)?.as_slice() {
         [tag] if !tag.trim().is_empty() => Ok((*tag).to_owned()),
@@ -230,6 +278,24 @@ mod tests {
         assert_eq!(c.methods, ["POST", "PUT", "PATCH", "DELETE"]);
         assert_eq!(c.max_retention_ms, 86_400_000.0);
         assert_eq!(c.sync_tag, "offline-sync");
+        assert_eq!(c.max_body_bytes, 10 * 1024 * 1024);
+        assert_eq!(c.max_attempts, 5);
+        assert!(!c.persist_authorization);
+    }
+
+    #[test]
+    fn reliability_options_are_read_and_checked() {
+        let (c, errors) = Config::from_query("maxBodyBytes=1024&maxAttempts=3&persistAuthorization=true");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!((c.max_body_bytes, c.max_attempts, c.persist_authorization), (1024, 3, true));
+        let (c, errors) = Config::from_json(&json!({"maxBodyBytes": 2048, "maxAttempts": "7", "persistAuthorization": false}));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!((c.max_body_bytes, c.max_attempts), (2048, 7));
+        let (c, errors) =
+            Config::from_query("maxBodyBytes=0&maxAttempts=2.5&persistAuthorization=yes&maxAttempts=99999999999");
+        assert_eq!(c, Config::default());
+        let named: Vec<&str> = errors.iter().map(|e| e.option.as_str()).collect();
+        assert_eq!(named, ["maxBodyBytes", "maxAttempts", "persistAuthorization"]);
     }
 
     #[test]

@@ -20,8 +20,16 @@ pub struct Entry {
     pub credentials: Option<String>,
     /// Milliseconds since the epoch.
     pub queued_at: f64,
+    /// Every send, whatever came of it.
     #[serde(default)]
     pub attempts: u32,
+    /// Retryable answers from the server (408, 429, 5xx…); `maxAttempts` of them make a dead letter.
+    /// Network failures are not counted: they say nothing about the request itself.
+    #[serde(default)]
+    pub refusals: u32,
+    /// Not to be sent before this time (back-off or `Retry-After`), in milliseconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,6 +64,17 @@ impl Entry {
     }
 }
 
+/// Headers that carry credentials; kept out of IndexedDB unless `persistAuthorization` is set.
+const CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "cookie"];
+
+/// The headers to write to storage.
+pub fn headers_to_store(headers: Vec<(String, String)>, persist_authorization: bool) -> Vec<(String, String)> {
+    if persist_authorization {
+        return headers;
+    }
+    headers.into_iter().filter(|(name, _)| !CREDENTIAL_HEADERS.iter().any(|c| name.eq_ignore_ascii_case(c))).collect()
+}
+
 /// The value of a header, matched without regard to case as HTTP requires.
 pub fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
     headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
@@ -75,6 +94,8 @@ mod tests {
             credentials: Some("same-origin".into()),
             queued_at: 1_000.0,
             attempts: 0,
+            refusals: 0,
+            next_attempt_at: None,
             last_status: None,
             last_error: None,
         }
@@ -114,6 +135,18 @@ mod tests {
         assert!(!e.is_expired(1_000.0 + 60_000.0, 60_000.0));
         assert!(e.is_expired(1_000.0 + 60_001.0, 60_000.0));
         assert!(!e.is_expired(0.0, 60_000.0), "a clock set back does not expire entries");
+    }
+
+    #[test]
+    fn credentials_are_stored_only_when_asked() {
+        let headers = vec![
+            ("Authorization".to_owned(), "Bearer t".to_owned()),
+            ("cookie".to_owned(), "a=b".to_owned()),
+            ("content-type".to_owned(), "text/plain".to_owned()),
+        ];
+        let kept = headers_to_store(headers.clone(), false);
+        assert_eq!(kept, vec![("content-type".to_owned(), "text/plain".to_owned())]);
+        assert_eq!(headers_to_store(headers.clone(), true), headers);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! offline-sync: a service worker that keeps every failed `/api/` mutation and delivers it later.
 //!
-//! The decisions (`config`, `entry`, `error`, `outcome`, `protocol`) are plain Rust, tested natively.
+//! The decisions (`config`, `dead_letter`, `entry`, `error`, `outcome`, `protocol`) are plain Rust, tested natively.
 //! `shell` is the thin part that touches the browser; it only exists in the wasm build.
 
 pub mod config;
+pub mod dead_letter;
 pub mod entry;
 pub mod error;
 pub mod outcome;

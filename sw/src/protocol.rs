@@ -1,5 +1,6 @@
 //! What the worker and its pages say to each other: status, per-entry events, requests, answers.
 
+use crate::dead_letter::DeadLetterView;
 use crate::entry::Entry;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -15,6 +16,9 @@ pub struct Status {
     /// When the last replay finished, in milliseconds since the epoch.
     pub last_sync_at: Option<f64>,
     pub last_error: Option<String>,
+    pub dead_letters: u32,
+    /// The server refused the credentials: replay waits for `setReplayHeaders`.
+    pub auth_required: bool,
 }
 
 /// A queue entry as a page sees it (no headers or body: those may hold secrets).
@@ -26,6 +30,7 @@ pub struct PendingEntry {
     pub url: String,
     pub queued_at: f64,
     pub attempts: u32,
+    pub next_attempt_at: Option<f64>,
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
 }
@@ -38,6 +43,7 @@ impl From<&Entry> for PendingEntry {
             url: e.url.clone(),
             queued_at: e.queued_at,
             attempts: e.attempts,
+            next_attempt_at: e.next_attempt_at,
             last_status: e.last_status,
             last_error: e.last_error.clone(),
         }
@@ -58,8 +64,17 @@ pub enum Event {
     Expired { id: u64, method: String, url: String, queued_at: f64 },
     #[serde(rename = "offline-sync:failed")]
     Failed { id: Option<u64>, method: String, url: String, status: Option<u16>, error: String, attempts: u32 },
+    #[serde(rename = "offline-sync:dead-lettered")]
+    DeadLettered { id: u64, method: Option<String>, url: Option<String>, status: Option<u16>, reason: String },
+    #[serde(rename = "offline-sync:auth-required")]
+    AuthRequired { id: u64, method: String, url: String, status: u16 },
     #[serde(rename = "offline-sync:pending")]
     Pending { entries: Vec<PendingEntry> },
+    #[serde(rename = "offline-sync:dead-letters")]
+    DeadLetters { entries: Vec<DeadLetterView> },
+    /// The answer to a request that could not be done.
+    #[serde(rename = "offline-sync:error")]
+    Error { message: String },
 }
 
 impl Event {
@@ -92,13 +107,18 @@ impl Event {
 }
 
 /// What a page asked of the worker.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     GetStatus,
     GetPending,
+    GetDeadLetters,
     Replay,
     /// The page saw the network come back: replay where Background Sync will not.
     Online,
+    RetryDeadLetter(u64),
+    DiscardDeadLetter(u64),
+    /// Headers (e.g. a fresh `Authorization`) added to every later replay; kept in memory only.
+    SetReplayHeaders(Vec<(String, String)>),
 }
 
 /// `Ok(None)`: not addressed to offline-sync (another part of the app's worker may want it).
@@ -109,13 +129,35 @@ pub fn parse_request(message: &Value) -> Result<Option<Request>, String> {
     let Some(name) = kind.strip_prefix("offline-sync:") else {
         return Ok(None);
     };
+    let id = || {
+        message.get("id").and_then(Value::as_u64).ok_or_else(|| format!("offline-sync: ignored '{kind}' without a numeric id"))
+    };
     match name {
         "get-status" => Ok(Some(Request::GetStatus)),
         "get-pending" => Ok(Some(Request::GetPending)),
+        "get-dead-letters" => Ok(Some(Request::GetDeadLetters)),
         "replay" => Ok(Some(Request::Replay)),
         "online" => Ok(Some(Request::Online)),
+        "retry-dead-letter" => id().map(|id| Some(Request::RetryDeadLetter(id))),
+        "discard-dead-letter" => id().map(|id| Some(Request::DiscardDeadLetter(id))),
+        "set-replay-headers" => replay_headers(message.get("headers")).map(|h| Some(Request::SetReplayHeaders(h))),
         _ => Err(format!("offline-sync: ignored unknown message type '{kind}'")),
     }
+}
+
+fn replay_headers(headers: Option<&Value>) -> Result<Vec<(String, String)>, String> {
+    let bad = || "offline-sync: ignored 'set-replay-headers': headers must be an object of strings".to_owned();
+    let map = headers.and_then(Value::as_object).ok_or_else(bad)?;
+    map.iter()
+        .map(|(name, value)| {
+            let value = value.as_str().ok_or_else(bad)?;
+            let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !valid_name || value.contains(['\r', '\n']) {
+                return Err(format!("offline-sync: ignored 'set-replay-headers': '{name}' is not a valid header"));
+            }
+            Ok((name.clone(), value.to_owned()))
+        })
+        .collect()
 }
 
 /// The body of the 202 a page gets once its request is safely queued.
@@ -151,10 +193,18 @@ mod tests {
 
     #[test]
     fn status_has_the_documented_shape() {
-        let s = Event::Status(Status { pending: 2, syncing: true, last_sync_at: Some(5.0), last_error: None });
+        let s = Event::Status(Status {
+            pending: 2,
+            syncing: true,
+            last_sync_at: Some(5.0),
+            last_error: None,
+            dead_letters: 1,
+            auth_required: false,
+        });
         assert_eq!(
             parse(&s.to_json()),
-            json!({"type": "offline-sync:status", "pending": 2, "syncing": true, "lastSyncAt": 5.0, "lastError": null})
+            json!({"type": "offline-sync:status", "pending": 2, "syncing": true, "lastSyncAt": 5.0, "lastError": null,
+                   "deadLetters": 1, "authRequired": false})
         );
     }
 
@@ -204,6 +254,23 @@ mod tests {
         assert_eq!(parse_request(&json!("hello")), Ok(None));
         assert_eq!(parse_request(&json!({"type": 5})), Ok(None));
         assert!(parse_request(&json!({"type": "offline-sync:explode"})).unwrap_err().contains("offline-sync:explode"));
+    }
+
+    #[test]
+    fn dead_letter_and_header_requests_are_checked() {
+        assert_eq!(parse_request(&json!({"type": "offline-sync:retry-dead-letter", "id": 3})), Ok(Some(Request::RetryDeadLetter(3))));
+        assert_eq!(parse_request(&json!({"type": "offline-sync:discard-dead-letter", "id": 4})), Ok(Some(Request::DiscardDeadLetter(4))));
+        assert_eq!(parse_request(&json!({"type": "offline-sync:get-dead-letters"})), Ok(Some(Request::GetDeadLetters)));
+        assert!(parse_request(&json!({"type": "offline-sync:retry-dead-letter", "id": "3"})).is_err());
+        assert!(parse_request(&json!({"type": "offline-sync:discard-dead-letter"})).is_err());
+        assert_eq!(
+            parse_request(&json!({"type": "offline-sync:set-replay-headers", "headers": {"Authorization": "Bearer new"}})),
+            Ok(Some(Request::SetReplayHeaders(vec![("Authorization".into(), "Bearer new".into())])))
+        );
+        for bad in [json!(null), json!({"a": 1}), json!({"bad name": "x"}), json!({"x": "a\r\nInjected: 1"}), json!(["a"])] {
+            let message = json!({"type": "offline-sync:set-replay-headers", "headers": bad});
+            assert!(parse_request(&message).is_err(), "{message}");
+        }
     }
 
     #[test]

@@ -1,0 +1,113 @@
+//! Entries the worker gave up on, kept until the page decides: retry or discard.
+
+use crate::entry::Entry;
+use serde::{Deserialize, Serialize};
+
+/// How much of the refusing answer is kept, enough to see why.
+pub const ANSWER_LIMIT: usize = 4 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    /// The entry's queue id, so a retry puts it back in its original place in line.
+    pub id: u64,
+    pub reason: String,
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub answer: Option<String>,
+    pub dead_at: f64,
+    /// `None` when the queue record itself could not be read.
+    #[serde(default)]
+    pub entry: Option<Entry>,
+}
+
+/// A dead letter as a page sees it (no headers or body).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterView {
+    pub id: u64,
+    pub method: Option<String>,
+    pub url: Option<String>,
+    pub status: Option<u16>,
+    pub reason: String,
+    pub answer: Option<String>,
+    pub queued_at: Option<f64>,
+    pub dead_at: f64,
+    pub attempts: u32,
+}
+
+impl DeadLetter {
+    pub fn from_json(text: &str) -> Option<DeadLetter> {
+        serde_json::from_str(text).ok()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| unreachable!("a DeadLetter always serialises"))
+    }
+
+    pub fn view(&self) -> DeadLetterView {
+        let entry = self.entry.as_ref();
+        DeadLetterView {
+            id: self.id,
+            method: entry.map(|e| e.method.clone()),
+            url: entry.map(|e| e.url.clone()),
+            status: self.status,
+            reason: self.reason.clone(),
+            answer: self.answer.clone(),
+            queued_at: entry.map(|e| e.queued_at),
+            dead_at: self.dead_at,
+            attempts: entry.map_or(0, |e| e.attempts),
+        }
+    }
+
+    /// The entry to put back in the queue: a fresh start, same id and Idempotency-Key.
+    pub fn revived(&self) -> Option<Entry> {
+        let mut entry = self.entry.clone()?;
+        entry.id = Some(self.id);
+        entry.attempts = 0;
+        entry.refusals = 0;
+        entry.next_attempt_at = None;
+        entry.last_status = None;
+        entry.last_error = None;
+        Some(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter() -> DeadLetter {
+        let mut entry = Entry::from_json(
+            r#"{"id":4,"method":"PUT","url":"u","headers":[],"idempotencyKey":"k","queuedAt":7,"attempts":5,"refusals":5}"#,
+        )
+        .unwrap();
+        entry.last_status = Some(503);
+        DeadLetter { id: 4, reason: "HTTP 503 after 5".into(), status: Some(503), answer: Some("busy".into()), dead_at: 9.0, entry: Some(entry) }
+    }
+
+    #[test]
+    fn round_trips_and_shows_no_secrets() {
+        let d = letter();
+        assert_eq!(DeadLetter::from_json(&d.to_json()), Some(d.clone()));
+        let v = serde_json::to_value(d.view()).unwrap();
+        assert_eq!(v["method"], "PUT");
+        assert_eq!(v["attempts"], 5);
+        assert!(v.get("headers").is_none());
+    }
+
+    #[test]
+    fn a_revived_entry_keeps_its_place_and_key_but_starts_afresh() {
+        let e = letter().revived().unwrap();
+        assert_eq!((e.id, e.idempotency_key.as_str(), e.attempts, e.refusals, e.last_status), (Some(4), "k", 0, 0, None));
+    }
+
+    #[test]
+    fn an_unreadable_record_can_be_seen_but_not_revived() {
+        let d = DeadLetter { id: 2, reason: "unreadable".into(), status: None, answer: None, dead_at: 1.0, entry: None };
+        assert_eq!(d.revived(), None);
+        assert_eq!(d.view().method, None);
+        assert_eq!(DeadLetter::from_json(&d.to_json()), Some(d));
+    }
+}
