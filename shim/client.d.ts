@@ -8,6 +8,24 @@ export interface SyncStatus {
   lastSyncAt: number | null;
   /** The last failure seen, or null. */
   lastError: string | null;
+  /** Entries given up on, waiting for the page to retry or discard them. */
+  deadLetters: number;
+  /** The server refused the credentials (401/403): replay waits for `setReplayHeaders`. */
+  authRequired: boolean;
+}
+
+/** An entry the worker gave up on. `method`/`url` are null for a record that could not be read. */
+export interface DeadLetter {
+  id: number;
+  method: string | null;
+  url: string | null;
+  status: number | null;
+  reason: string;
+  /** The first 4 KiB of the server's answer, as text. */
+  answer: string | null;
+  queuedAt: number | null;
+  deadAt: number;
+  attempts: number;
 }
 
 /** A queued mutation as a page sees it (headers and body stay in the worker). */
@@ -17,6 +35,8 @@ export interface PendingEntry {
   url: string;
   queuedAt: number;
   attempts: number;
+  /** Not sent again before this time (back-off or Retry-After), or null. */
+  nextAttemptAt: number | null;
   lastStatus: number | null;
   lastError: string | null;
 }
@@ -26,7 +46,9 @@ export type SyncEvent =
   | { type: 'offline-sync:queued'; id: number; method: string; url: string; pending: number }
   | { type: 'offline-sync:replayed'; id: number; method: string; url: string; status: number; body: string; bodyTruncated: boolean }
   | { type: 'offline-sync:expired'; id: number; method: string; url: string; queuedAt: number }
-  | { type: 'offline-sync:failed'; id: number | null; method: string; url: string; status: number | null; error: string; attempts: number };
+  | { type: 'offline-sync:failed'; id: number | null; method: string; url: string; status: number | null; error: string; attempts: number }
+  | { type: 'offline-sync:dead-lettered'; id: number; method: string | null; url: string | null; status: number | null; reason: string }
+  | { type: 'offline-sync:auth-required'; id: number; method: string; url: string; status: number };
 
 /** Worker options, sent as the worker URL's query string. */
 export interface WorkerOptions {
@@ -38,6 +60,12 @@ export interface WorkerOptions {
   maxRetentionTime?: number;
   /** Background Sync tag (default `offline-sync`). */
   syncTag?: string;
+  /** Larger bodies are not queued: the page gets 413 (default 10 MiB). */
+  maxBodyBytes?: number;
+  /** Retryable answers (408, 425, 429, 5xx) before an entry becomes a dead letter (default 5). */
+  maxAttempts?: number;
+  /** Store `Authorization` and `Cookie` headers in IndexedDB (default false). */
+  persistAuthorization?: boolean;
 }
 
 export function register(url?: string, options?: WorkerOptions): Promise<ServiceWorkerRegistration>;
@@ -46,3 +74,7 @@ export function onEvent(cb: (event: SyncEvent) => void): () => void;
 export function status(): Promise<SyncStatus>;
 export function replay(): Promise<SyncStatus>;
 export function pending(): Promise<PendingEntry[]>;
+export function deadLetters(): Promise<DeadLetter[]>;
+export function retryDeadLetter(id: number): Promise<SyncStatus>;
+export function discardDeadLetter(id: number): Promise<SyncStatus>;
+export function setReplayHeaders(headers: Record<string, string>): Promise<SyncStatus>;

@@ -20,8 +20,8 @@ function listen() {
   });
 }
 
-function toStatus({ pending, syncing, lastSyncAt, lastError }) {
-  return { pending, syncing, lastSyncAt, lastError };
+function toStatus({ pending, syncing, lastSyncAt, lastError, deadLetters, authRequired }) {
+  return { pending, syncing, lastSyncAt, lastError, deadLetters, authRequired };
 }
 
 /** Registers the worker; `options` become its URL's query (arrays repeat the name). */
@@ -58,7 +58,9 @@ async function ask(message, timeoutMs) {
     channel.port1.onmessage = (event) => {
       clearTimeout(timer);
       channel.port1.close();
-      resolve(event.data);
+      const answer = event.data;
+      if (answer && answer.type === PREFIX + 'error') reject(new Error(`offline-sync: ${answer.message}`));
+      else resolve(answer);
     };
     worker.postMessage(message, [channel.port2]);
   });
@@ -90,4 +92,27 @@ export async function replay() {
 /** The queued entries, oldest first. */
 export async function pending() {
   return (await ask({ type: PREFIX + 'get-pending' }, 10_000)).entries;
+}
+
+/** Entries the worker gave up on (refused by the server, or too many retries), oldest first. */
+export async function deadLetters() {
+  return (await ask({ type: PREFIX + 'get-dead-letters' }, 10_000)).entries;
+}
+
+/** Puts a dead letter back in the queue, in its original place, and replays. */
+export async function retryDeadLetter(id) {
+  return toStatus(await ask({ type: PREFIX + 'retry-dead-letter', id }, 120_000));
+}
+
+/** Deletes a dead letter for good. */
+export async function discardDeadLetter(id) {
+  return toStatus(await ask({ type: PREFIX + 'discard-dead-letter', id }, 10_000));
+}
+
+/**
+ * Headers (e.g. a fresh `Authorization`) added to every later replay, and a replay right away.
+ * The worker keeps them in memory only: after it restarts, a refused replay asks again.
+ */
+export async function setReplayHeaders(headers) {
+  return toStatus(await ask({ type: PREFIX + 'set-replay-headers', headers }, 120_000));
 }

@@ -13,6 +13,8 @@ pub enum Error {
     Record(RecordError),
     /// A browser API threw where it should not have.
     Browser(String),
+    /// The next entry may not be sent before this time (ms since the epoch): replay later.
+    Deferred(f64),
 }
 
 impl fmt::Display for Error {
@@ -22,6 +24,7 @@ impl fmt::Display for Error {
             Error::Network(m) => write!(f, "network error: {m}"),
             Error::Record(RecordError(m)) => f.write_str(m),
             Error::Browser(m) => write!(f, "browser error: {m}"),
+            Error::Deferred(at) => write!(f, "the next entry waits until {at} (ms since the epoch)"),
         }
     }
 }

@@ -4,6 +4,7 @@ use super::worker::Worker;
 use super::{clients, intercept, js, replay};
 use crate::config::Config;
 use crate::protocol::{parse_request, Event, PendingEntry, Request as PageRequest};
+use std::rc::Rc;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -75,22 +76,53 @@ pub fn handle_message(event: ExtendableMessageEvent) -> Option<Promise> {
     let port = event.ports().get(0);
     let answer_to = if port.is_undefined() { event.source().map(JsValue::from).unwrap_or_default() } else { port };
     Some(future_to_promise(async move {
-        let worker = Worker::current();
-        let event = match request {
-            PageRequest::GetStatus => Event::Status(worker.status().await),
-            PageRequest::GetPending => {
-                let entries = match worker.queue().await {
-                    Ok(queue) => queue.list().await.unwrap_or_default(),
-                    Err(_) => Vec::new(),
-                };
-                Event::Pending { entries: entries.iter().map(PendingEntry::from).collect() }
-            }
-            PageRequest::Replay | PageRequest::Online => {
-                replay::run_to_end(&worker).await;
-                Event::Status(worker.status().await)
-            }
-        };
+        let event = answer(&Worker::current(), request).await;
         clients::reply(&answer_to, &event);
         Ok(JsValue::UNDEFINED)
     }))
+}
+
+async fn answer(worker: &Rc<Worker>, request: PageRequest) -> Event {
+    let queue = match worker.queue().await {
+        Ok(queue) => queue,
+        Err(e) => return Event::Error { message: e.to_string() },
+    };
+    let done = match request {
+        PageRequest::GetStatus => Ok(()),
+        PageRequest::GetPending => {
+            let entries = queue.list().await.unwrap_or_default();
+            return Event::Pending { entries: entries.iter().map(PendingEntry::from).collect() };
+        }
+        PageRequest::GetDeadLetters => {
+            let letters = queue.dead_letters().await.unwrap_or_default();
+            return Event::DeadLetters { entries: letters.iter().map(|d| d.view()).collect() };
+        }
+        PageRequest::Replay | PageRequest::Online => {
+            replay::run_to_end(worker).await;
+            Ok(())
+        }
+        PageRequest::RetryDeadLetter(id) => match queue.revive(id).await {
+            Ok(_) => {
+                worker.broadcast_status().await;
+                replay::run_to_end(worker).await;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+        PageRequest::DiscardDeadLetter(id) => {
+            let discarded = queue.discard(id).await;
+            worker.broadcast_status().await;
+            discarded
+        }
+        PageRequest::SetReplayHeaders(headers) => {
+            *worker.replay_headers.borrow_mut() = headers;
+            worker.held.set(false);
+            replay::run_to_end(worker).await;
+            Ok(())
+        }
+    };
+    match done {
+        Ok(()) => Event::Status(worker.status().await),
+        Err(e) => Event::Error { message: e.to_string() },
+    }
 }

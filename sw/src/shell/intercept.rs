@@ -2,7 +2,7 @@
 
 use super::worker::Worker;
 use super::{clients, js, net, replay};
-use crate::entry::Entry;
+use crate::entry::{headers_to_store, Entry};
 use crate::error::Error;
 use crate::protocol::{self, Event};
 use js_sys::ArrayBuffer;
@@ -12,6 +12,22 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, Response};
 
 pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, JsValue> {
+    // The body is read once, from a copy: the same bytes go to the network or to the queue. A body
+    // that cannot be read (a failing stream) leaves the original to go out untouched.
+    let copy = request.clone()?;
+    let body: ArrayBuffer = match JsFuture::from(copy.array_buffer()?).await {
+        Ok(body) => body.into(),
+        Err(e) => {
+            js::warn(&format!(
+                "offline-sync: {} {} passed through unprotected: its body could not be read ({})",
+                request.method(),
+                request.url(),
+                js::describe(&e)
+            ));
+            return Ok(net::send(&request).await?);
+        }
+    };
+    let body = (body.byte_length() > 0).then_some(body);
     let headers = Headers::new_with_headers(&request.headers())?;
     let key = match headers.get("idempotency-key")? {
         Some(key) => key,
@@ -21,9 +37,6 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
             key
         }
     };
-    // The body is read once, up front: the same bytes go to the network or to the queue.
-    let body: ArrayBuffer = JsFuture::from(request.array_buffer()?).await?.into();
-    let body = (body.byte_length() > 0).then_some(body);
     let credentials = js::get(&request, "credentials").as_string();
     let method = request.method();
     let url = request.url();
@@ -37,21 +50,32 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
         }
         Err(_) if request.signal().aborted() => Err(request.signal().reason()),
         Err(Error::Network(reason)) => {
+            let size = body.as_ref().map_or(0, ArrayBuffer::byte_length);
+            if u64::from(size) > worker.config.max_body_bytes {
+                let message = format!(
+                    "offline-sync did not queue {method} {url}: its body is {size} bytes, over maxBodyBytes ({})",
+                    worker.config.max_body_bytes
+                );
+                js::warn(&message);
+                return Ok(net::json_response(413, &protocol::error_answer(&message))?);
+            }
             let entry = Entry {
                 id: None,
                 method,
                 url,
-                headers: header_pairs(&headers),
+                headers: headers_to_store(header_pairs(&headers), worker.config.persist_authorization),
                 idempotency_key: key,
                 credentials,
                 queued_at: js::now(),
                 attempts: 0,
+                refusals: 0,
+                next_attempt_at: None,
                 last_status: None,
                 last_error: Some(format!("network error: {reason}")),
             };
             Ok(keep(&worker, entry, body.as_ref()).await?)
         }
-        Err(other) => Err(JsValue::from_str(&other.to_string())),
+        Err(other) => Err(other.into()),
     }
 }
 

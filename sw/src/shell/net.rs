@@ -22,10 +22,14 @@ pub fn build(method: &str, url: &str, headers: &Headers, body: Option<&ArrayBuff
     Request::new_with_str_and_init(url, &init).map_err(js::browser)
 }
 
-pub fn from_entry(entry: &Entry, body: Option<&ArrayBuffer>) -> Result<Request, Error> {
+/// A stored entry as a request; `extra` headers (from the page, for replays) replace stored ones.
+pub fn from_entry(entry: &Entry, body: Option<&ArrayBuffer>, extra: &[(String, String)]) -> Result<Request, Error> {
     let headers = Headers::new().map_err(js::browser)?;
     for (name, value) in &entry.headers {
         headers.append(name, value).map_err(js::browser)?;
+    }
+    for (name, value) in extra {
+        headers.set(name, value).map_err(js::browser)?;
     }
     build(&entry.method, &entry.url, &headers, body, entry.credentials.as_deref())
 }
@@ -45,11 +49,30 @@ pub fn json_response(status: u16, body: &str) -> Result<Response, Error> {
     Response::new_with_opt_str_and_init(Some(body), &init).map_err(js::browser)
 }
 
-/// The answer body as bytes (empty when it cannot be read).
-pub async fn body_bytes(response: &Response) -> Vec<u8> {
+/// Up to `limit` bytes of the answer body (empty when it cannot be read).
+pub async fn body_prefix(response: &Response, limit: usize) -> Vec<u8> {
     let Ok(promise) = response.array_buffer() else { return Vec::new() };
     match JsFuture::from(promise).await {
-        Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+        Ok(buffer) => {
+            let bytes = js_sys::Uint8Array::new(&buffer);
+            // One byte past the limit, so the caller can tell that it was cut.
+            bytes.subarray(0, bytes.length().min(limit as u32 + 1)).to_vec()
+        }
         Err(_) => Vec::new(),
     }
+}
+
+pub fn header(response: &Response, name: &str) -> Option<String> {
+    response.headers().get(name).ok().flatten()
+}
+
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: f64) {
+    let timer = js_sys::Promise::new(&mut |resolve, _| {
+        let ms = ms.clamp(0.0, i32::MAX as f64) as i32;
+        if js::scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).is_err() {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    });
+    let _ = JsFuture::from(timer).await;
 }

@@ -1,23 +1,36 @@
-//! The IndexedDB retry queue: one record per mutation, in arrival order, body bytes kept as-is.
+//! The IndexedDB retry queue and its dead letters: one record per mutation, body bytes kept as-is.
+//!
+//! Schema history (each version upgrades from any older one, keeping every record):
+//! 1. store `queue`, key path `id`, auto-increment.
+//! 2. adds store `dead` (key path `id`): entries given up on, under their queue id.
 
 use super::js;
+use crate::dead_letter::DeadLetter;
 use crate::entry::{Entry, RecordError};
 use crate::error::Error;
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::{TransactionDurability, TransactionMode, TransactionOptions};
+use indexed_db_futures::transaction::{Transaction, TransactionDurability, TransactionMode, TransactionOptions};
 use indexed_db_futures::KeyRange;
 use js_sys::ArrayBuffer;
 use wasm_bindgen::{JsCast, JsValue};
 
 pub const DB_NAME: &str = "offline-sync";
-const DB_VERSION: u32 = 1;
-const STORE: &str = "queue";
+const DB_VERSION: u32 = 2;
+const QUEUE: &str = "queue";
+const DEAD: &str = "dead";
 
 /// A stored mutation: its plain description and its body.
 pub struct Stored {
     pub entry: Entry,
     pub body: Option<ArrayBuffer>,
+}
+
+/// What `next_after` found at a position in the queue.
+pub enum Found {
+    Entry(Stored),
+    /// A record that cannot be replayed, with the raw value so it can be kept for a person to see.
+    Unreadable(RecordError, JsValue),
 }
 
 pub struct Queue {
@@ -33,8 +46,12 @@ impl Queue {
         let db = Database::open(name)
             .with_version(DB_VERSION)
             .with_on_upgrade_needed(|event, db| {
-                if event.old_version() < 1.0 {
-                    db.create_object_store(STORE).with_key_path("id".into()).with_auto_increment(true).build()?;
+                let old = event.old_version();
+                if old < 1.0 {
+                    db.create_object_store(QUEUE).with_key_path("id".into()).with_auto_increment(true).build()?;
+                }
+                if old < 2.0 {
+                    db.create_object_store(DEAD).with_key_path("id".into()).build()?;
                 }
                 Ok(())
             })
@@ -45,9 +62,9 @@ impl Queue {
 
     /// Appends a mutation; resolves with its id only once the transaction is durably committed.
     pub async fn push(&self, entry: &Entry, body: Option<&ArrayBuffer>) -> Result<u64, Error> {
-        let record = to_record(entry, body)?;
-        let tx = self.write_tx()?;
-        let store = tx.object_store(STORE).map_err(storage)?;
+        let record = to_record(&js::from_json(&entry.to_json())?, body)?;
+        let tx = self.write(&[QUEUE])?;
+        let store = tx.object_store(QUEUE).map_err(storage)?;
         let key = store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?;
         tx.commit().await.map_err(storage)?;
         let key = key.await.map_err(storage)?;
@@ -56,30 +73,30 @@ impl Queue {
 
     /// Rewrites an entry in place (attempts, last status), keeping its id and so its place in line.
     pub async fn update(&self, stored: &Stored) -> Result<(), Error> {
-        let record = to_record(&stored.entry, stored.body.as_ref())?;
-        let tx = self.write_tx()?;
-        let store = tx.object_store(STORE).map_err(storage)?;
-        store.put(record).primitive().map_err(storage)?;
+        let record = to_record(&js::from_json(&stored.entry.to_json())?, stored.body.as_ref())?;
+        let tx = self.write(&[QUEUE])?;
+        tx.object_store(QUEUE).map_err(storage)?.put(record).primitive().map_err(storage)?;
         tx.commit().await.map_err(storage)
     }
 
     pub async fn remove(&self, id: u64) -> Result<(), Error> {
-        let tx = self.write_tx()?;
-        let store = tx.object_store(STORE).map_err(storage)?;
-        store.delete(id as f64).primitive().map_err(storage)?;
+        let tx = self.write(&[QUEUE])?;
+        tx.object_store(QUEUE).map_err(storage)?.delete(id as f64).primitive().map_err(storage)?;
         tx.commit().await.map_err(storage)
     }
 
     pub async fn count(&self) -> Result<u32, Error> {
-        let tx = self.db.transaction(STORE).build().map_err(storage)?;
-        let store = tx.object_store(STORE).map_err(storage)?;
-        store.count().primitive().map_err(storage)?.await.map_err(storage)
+        self.count_in(QUEUE).await
     }
 
-    /// The first entry after `after` in queue order, with its id even when the record is unreadable.
-    pub async fn next_after(&self, after: Option<u64>) -> Result<Option<(u64, Result<Stored, RecordError>)>, Error> {
-        let tx = self.db.transaction(STORE).build().map_err(storage)?;
-        let store = tx.object_store(STORE).map_err(storage)?;
+    pub async fn dead_count(&self) -> Result<u32, Error> {
+        self.count_in(DEAD).await
+    }
+
+    /// The first record after `after` in queue order, readable or not.
+    pub async fn next_after(&self, after: Option<u64>) -> Result<Option<(u64, Found)>, Error> {
+        let tx = self.db.transaction(QUEUE).build().map_err(storage)?;
+        let store = tx.object_store(QUEUE).map_err(storage)?;
         let lower = after.map_or(0.0, |id| id as f64);
         let found = store
             .get_all::<JsValue>()
@@ -90,27 +107,88 @@ impl Queue {
             .await
             .map_err(storage)?
             .next();
-        match found {
-            None => Ok(None),
-            Some(record) => {
-                let record = record.map_err(storage)?;
-                let id = js::get(&record, "id").as_f64().map(|k| k as u64).unwrap_or_default();
-                Ok(Some((id, from_record(&record))))
-            }
-        }
+        let Some(record) = found else { return Ok(None) };
+        let record = record.map_err(storage)?;
+        let id = js::get(&record, "id").as_f64().map(|k| k as u64).unwrap_or_default();
+        Ok(Some((id, match from_record(&record) {
+            Ok(stored) => Found::Entry(stored),
+            Err(e) => Found::Unreadable(e, record),
+        })))
     }
 
-    /// Every entry in queue order; unreadable records are left out.
+    /// Every readable entry in queue order.
     pub async fn list(&self) -> Result<Vec<Entry>, Error> {
-        let tx = self.db.transaction(STORE).build().map_err(storage)?;
-        let store = tx.object_store(STORE).map_err(storage)?;
-        let records = store.get_all::<JsValue>().primitive().map_err(storage)?.await.map_err(storage)?;
-        Ok(records.filter_map(|r| r.ok()).filter_map(|r| from_record(&r).ok()).map(|s| s.entry).collect())
+        let records = self.all(QUEUE).await?;
+        Ok(records.iter().filter_map(|r| from_record(r).ok()).map(|s| s.entry).collect())
     }
 
-    fn write_tx(&self) -> Result<indexed_db_futures::transaction::Transaction<'_>, Error> {
+    /// Moves a queue record to the dead letters, in one transaction: it is never in both or neither.
+    /// `raw` is kept beside an unreadable record, so a person can still see what it held.
+    pub async fn bury(&self, letter: &DeadLetter, body: Option<&ArrayBuffer>, raw: Option<&JsValue>) -> Result<(), Error> {
+        let record = to_record(&js::from_json(&letter.to_json())?, body)?;
+        if let Some(raw) = raw {
+            js::set(&record, "raw", raw)?;
+        }
+        let tx = self.write(&[QUEUE, DEAD])?;
+        tx.object_store(QUEUE).map_err(storage)?.delete(letter.id as f64).primitive().map_err(storage)?;
+        tx.object_store(DEAD).map_err(storage)?.put(record).primitive().map_err(storage)?;
+        tx.commit().await.map_err(storage)
+    }
+
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, Error> {
+        let records = self.all(DEAD).await?;
+        Ok(records.iter().filter_map(|r| js::to_json(r).and_then(|t| DeadLetter::from_json(&t))).collect())
+    }
+
+    /// Puts a dead letter back in the queue under its old id (its original place in line).
+    pub async fn revive(&self, id: u64) -> Result<Entry, Error> {
+        let tx = self.write(&[QUEUE, DEAD])?;
+        let dead = tx.object_store(DEAD).map_err(storage)?;
+        let record: Option<JsValue> =
+            dead.get::<JsValue, f64, _>(id as f64).primitive().map_err(storage)?.await.map_err(storage)?;
+        let record = record.ok_or_else(|| Error::Record(RecordError(format!("there is no dead letter {id}"))))?;
+        let letter = js::to_json(&record)
+            .and_then(|t| DeadLetter::from_json(&t))
+            .ok_or_else(|| Error::Record(RecordError(format!("dead letter {id} is unreadable"))))?;
+        let entry = letter
+            .revived()
+            .ok_or_else(|| Error::Record(RecordError(format!("dead letter {id} was an unreadable record; discard it"))))?;
+        let body = js::get(&record, "body").dyn_into::<ArrayBuffer>().ok();
+        let queued = to_record(&js::from_json(&entry.to_json())?, body.as_ref())?;
+        tx.object_store(QUEUE).map_err(storage)?.put(queued).primitive().map_err(storage)?;
+        dead.delete(id as f64).primitive().map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(entry)
+    }
+
+    /// Deletes a dead letter for good.
+    pub async fn discard(&self, id: u64) -> Result<(), Error> {
+        let tx = self.write(&[DEAD])?;
+        let dead = tx.object_store(DEAD).map_err(storage)?;
+        let exists = dead.count().with_query::<f64, _>(id as f64).primitive().map_err(storage)?.await.map_err(storage)?;
+        if exists == 0 {
+            return Err(Error::Record(RecordError(format!("there is no dead letter {id}"))));
+        }
+        dead.delete(id as f64).primitive().map_err(storage)?;
+        tx.commit().await.map_err(storage)
+    }
+
+    async fn count_in(&self, store: &str) -> Result<u32, Error> {
+        let tx = self.db.transaction(store).build().map_err(storage)?;
+        let store = tx.object_store(store).map_err(storage)?;
+        store.count().primitive().map_err(storage)?.await.map_err(storage)
+    }
+
+    async fn all(&self, store: &str) -> Result<Vec<JsValue>, Error> {
+        let tx = self.db.transaction(store).build().map_err(storage)?;
+        let store = tx.object_store(store).map_err(storage)?;
+        let records = store.get_all::<JsValue>().primitive().map_err(storage)?.await.map_err(storage)?;
+        Ok(records.filter_map(Result::ok).collect())
+    }
+
+    fn write(&self, stores: &[&str]) -> Result<Transaction<'_>, Error> {
         self.db
-            .transaction(STORE)
+            .transaction(stores)
             .with_mode(TransactionMode::Readwrite)
             .with_options(TransactionOptions::new().with_durability(TransactionDurability::Strict))
             .build()
@@ -118,11 +196,10 @@ impl Queue {
     }
 }
 
-/// A record is the entry's JSON as an object, plus `body` (an ArrayBuffer or null).
-fn to_record(entry: &Entry, body: Option<&ArrayBuffer>) -> Result<JsValue, Error> {
-    let record = js::from_json(&entry.to_json())?;
-    js::set(&record, "body", body.map_or(&JsValue::NULL, |b| b.as_ref()))?;
-    Ok(record)
+/// A record is the core's JSON as an object, plus `body` (an ArrayBuffer or null).
+fn to_record(object: &JsValue, body: Option<&ArrayBuffer>) -> Result<JsValue, Error> {
+    js::set(object, "body", body.map_or(&JsValue::NULL, |b| b.as_ref()))?;
+    Ok(object.clone())
 }
 
 fn from_record(record: &JsValue) -> Result<Stored, RecordError> {

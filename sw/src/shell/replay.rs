@@ -1,37 +1,64 @@
-//! Replaying the queue: one run at a time, in queue order, each entry judged by `outcome`.
+//! Replaying the queue: one run at a time (across workers too), strictly in queue order, each
+//! entry settled by `outcome`.
 
-use super::queue::{Queue, Stored};
+use super::queue::{Found, Queue, Stored};
 use super::worker::Worker;
 use super::{clients, js, net};
+use crate::dead_letter::{DeadLetter, ANSWER_LIMIT};
 use crate::error::Error;
-use crate::outcome::{describe, next_step, Attempt, Next};
-use crate::protocol::Event;
-use js_sys::Promise;
+use crate::outcome::{settle, Attempt, Next};
+use crate::protocol::{bounded_text, Event, REPLAY_BODY_LIMIT};
+use js_sys::{Function, Promise};
 use std::rc::Rc;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use web_sys::Response;
+
+/// The Web Lock that keeps two workers (an old one and its update) from replaying at once.
+const LOCK: &str = "offline-sync:replay";
+/// The longest a replay waits in place for an entry's next attempt; a longer wait ends it.
+const MAX_WAIT_MS: f64 = 30_000.0;
+/// Network failures in a row after which the network is taken to be down and the replay ends.
+const NETWORK_FAILURES_TO_STOP: u32 = 3;
 
 /// Starts a replay, or joins the one under way (which then runs once more before it settles).
-/// The promise rejects when the network failed, so a `sync` event is retried by the browser.
+/// The promise rejects when the replay could not finish, so a `sync` event is retried later.
 pub fn trigger(worker: &Rc<Worker>) -> Promise {
     if let Some(running) = worker.replay.borrow().clone() {
         worker.rerun.set(true);
         return running;
     }
     let w = worker.clone();
-    let promise = future_to_promise(async move {
-        let result = loop {
-            w.rerun.set(false);
-            let result = run(&w).await;
-            if result.is_err() || !w.rerun.get() {
-                break result;
-            }
-        };
-        *w.replay.borrow_mut() = None;
-        result.map(|()| JsValue::UNDEFINED).map_err(JsValue::from)
-    });
+    let run_all = move || {
+        future_to_promise(async move {
+            let result = loop {
+                w.rerun.set(false);
+                let result = run(&w).await;
+                if result.is_err() || !w.rerun.get() {
+                    break result;
+                }
+            };
+            *w.replay.borrow_mut() = None;
+            result.map(|()| JsValue::UNDEFINED).map_err(JsValue::from)
+        })
+    };
+    let promise = with_lock(run_all);
     *worker.replay.borrow_mut() = Some(promise.clone());
     promise
+}
+
+/// Runs `work` while holding the replay Web Lock; where the browser has no Web Locks, the
+/// in-worker guard in `trigger` is all there is.
+fn with_lock(work: impl FnOnce() -> Promise + 'static) -> Promise {
+    let locks = js::get(&js::get(&js::scope(), "navigator"), "locks");
+    let request = js::get(&locks, "request");
+    let Some(request) = request.dyn_ref::<Function>() else { return work() };
+    let callback = Closure::once_into_js(move |_lock: JsValue| work());
+    match request.call2(&locks, &JsValue::from_str(LOCK), &callback) {
+        Ok(promise) => Promise::resolve(&promise),
+        Err(e) => Promise::reject(&e),
+    }
 }
 
 /// Runs a replay and waits for it, for callers that only need to know it ended.
@@ -41,6 +68,9 @@ pub async fn run_to_end(worker: &Rc<Worker>) {
 
 async fn run(worker: &Worker) -> Result<(), Error> {
     let queue = worker.queue().await?;
+    if worker.held.get() {
+        return Ok(());
+    }
     worker.syncing.set(true);
     worker.broadcast_status().await;
     let result = drain(worker, &queue).await;
@@ -56,72 +86,117 @@ async fn run(worker: &Worker) -> Result<(), Error> {
     result.map(drop)
 }
 
-/// Sends every entry once; `Ok` holds the last refusal seen, if any.
+/// Sends every entry in order until the queue is empty or something makes it stop;
+/// `Ok` holds the last problem seen, if any.
 async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> {
     let mut after = None;
     let mut last_error = None;
-    while let Some((id, record)) = queue.next_after(after).await? {
-        after = Some(id);
-        let mut stored = match record {
-            Ok(stored) => stored,
-            Err(bad) => {
-                js::warn(&format!("offline-sync: skipped queue record {id}: {}", bad.0));
-                let event = Event::Failed { id: Some(id), method: String::new(), url: String::new(), status: None, error: bad.0, attempts: 0 };
-                clients::broadcast(&event).await;
+    let mut network_failures = 0;
+    while !worker.held.get() {
+        let Some((id, found)) = queue.next_after(after).await? else { break };
+        let mut stored = match found {
+            Found::Entry(stored) => stored,
+            Found::Unreadable(bad, raw) => {
+                js::warn(&format!("offline-sync: queue record {id} moved to dead letters: {}", bad.0));
+                let letter = DeadLetter { id, reason: bad.0, status: None, answer: None, dead_at: js::now(), entry: None };
+                queue.bury(&letter, None, Some(&raw)).await?;
+                announce_dead_letter(worker, &letter).await;
+                after = Some(id);
                 continue;
             }
         };
-        let entry = &stored.entry;
-        if entry.is_expired(js::now(), worker.config.max_retention_ms) {
+        if stored.entry.is_expired(js::now(), worker.config.max_retention_ms) {
             queue.remove(id).await?;
-            let event = Event::Expired { id, method: entry.method.clone(), url: entry.url.clone(), queued_at: entry.queued_at };
-            clients::broadcast(&event).await;
+            let e = &stored.entry;
+            clients::broadcast(&Event::Expired { id, method: e.method.clone(), url: e.url.clone(), queued_at: e.queued_at }).await;
             worker.broadcast_status().await;
+            after = Some(id);
             continue;
         }
-        let request = net::from_entry(entry, stored.body.as_ref())?;
+        if let Some(at) = stored.entry.next_attempt_at {
+            let wait = at - js::now();
+            if wait > MAX_WAIT_MS {
+                return Err(Error::Deferred(at));
+            }
+            if wait > 0.0 {
+                net::sleep(wait).await;
+            }
+        }
+
+        let request = net::from_entry(&stored.entry, stored.body.as_ref(), &worker.replay_headers.borrow())?;
         let (attempt, response) = match net::send(&request).await {
-            Ok(response) => (Attempt::Answered(response.status()), Some(response)),
-            Err(e) => (Attempt::NetworkError(e.to_string()), None),
+            Ok(response) => {
+                let retry_after = net::header(&response, "retry-after");
+                (Attempt::Answered { status: response.status(), retry_after }, Some(response))
+            }
+            Err(Error::Network(reason)) => (Attempt::NetworkError(reason), None),
+            Err(other) => (Attempt::NetworkError(other.to_string()), None),
         };
-        match next_step(&attempt) {
+        let next = settle(&mut stored.entry, &attempt, worker.config.max_attempts, js::now(), js_sys::Math::random());
+        network_failures = if response.is_none() { network_failures + 1 } else { 0 };
+        match next {
             Next::Remove => {
                 queue.remove(id).await?;
                 let body = match &response {
-                    Some(response) => net::body_bytes(response).await,
+                    Some(r) => net::body_prefix(r, REPLAY_BODY_LIMIT).await,
                     None => Vec::new(),
                 };
-                let status = response.map_or(0, |r| r.status());
+                let status = response.as_ref().map_or(0, Response::status);
                 clients::broadcast(&Event::replayed(&stored.entry, status, &body)).await;
                 worker.broadcast_status().await;
+                after = Some(id);
             }
-            Next::Stop => {
-                record_attempt(queue, &mut stored, &attempt, None).await?;
-                return Err(Error::Network(describe(&attempt).unwrap_or_default()));
+            Next::RetryAt(_) => {
+                // The same entry goes again once its time comes: nothing overtakes it.
+                queue.update(&stored).await?;
+                last_error = Some(problem(&stored));
+                if response.is_some() {
+                    clients::broadcast(&Event::failed(&stored.entry)).await;
+                } else if network_failures >= NETWORK_FAILURES_TO_STOP {
+                    return Err(Error::Network(stored.entry.last_error.clone().unwrap_or_default()));
+                }
             }
-            Next::RecordAndContinue => {
-                let status = response.map(|r| r.status());
-                record_attempt(queue, &mut stored, &attempt, status).await?;
-                last_error = Some(format!(
-                    "{} for {} {}",
-                    stored.entry.last_error.as_deref().unwrap_or_default(),
-                    stored.entry.method,
-                    stored.entry.url
-                ));
-                clients::broadcast(&Event::failed(&stored.entry)).await;
+            Next::Hold => {
+                queue.update(&stored).await?;
+                worker.held.set(true);
+                last_error = Some(problem(&stored));
+                let e = &stored.entry;
+                let status = e.last_status.unwrap_or_default();
+                clients::broadcast(&Event::AuthRequired { id, method: e.method.clone(), url: e.url.clone(), status }).await;
+            }
+            Next::DeadLetter(reason) => {
+                let answer = match &response {
+                    Some(r) => Some(bounded_text(&net::body_prefix(r, ANSWER_LIMIT).await, ANSWER_LIMIT).0),
+                    None => None,
+                };
+                last_error = Some(problem(&stored));
+                let letter = DeadLetter {
+                    id,
+                    reason,
+                    status: stored.entry.last_status,
+                    answer,
+                    dead_at: js::now(),
+                    entry: Some(stored.entry.clone()),
+                };
+                queue.bury(&letter, stored.body.as_ref(), None).await?;
+                announce_dead_letter(worker, &letter).await;
+                after = Some(id);
             }
         }
     }
     Ok(last_error)
 }
 
-async fn record_attempt(queue: &Queue, stored: &mut Stored, attempt: &Attempt, status: Option<u16>) -> Result<(), Error> {
-    stored.entry.attempts += 1;
-    stored.entry.last_error = describe(attempt);
-    if status.is_some() {
-        stored.entry.last_status = status;
-    }
-    queue.update(stored).await
+fn problem(stored: &Stored) -> String {
+    let e = &stored.entry;
+    format!("{} for {} {}", e.last_error.as_deref().unwrap_or("failure"), e.method, e.url)
+}
+
+async fn announce_dead_letter(worker: &Worker, letter: &DeadLetter) {
+    let view = letter.view();
+    let event = Event::DeadLettered { id: view.id, method: view.method, url: view.url, status: view.status, reason: view.reason };
+    clients::broadcast(&event).await;
+    worker.broadcast_status().await;
 }
 
 /// Whether this browser has Background Sync; where it has not, the worker replays on its own.
@@ -134,14 +209,13 @@ pub fn has_background_sync() -> bool {
 pub async fn request_background_sync(worker: &Worker) {
     let sync = js::get(&js::scope().registration(), "sync");
     let register = js::get(&sync, "register");
-    let Some(register) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Function>(&register) else { return };
-    match register.call1(&sync, &JsValue::from_str(&worker.config.sync_tag)) {
-        Ok(promise) => {
-            if let Err(e) = JsFuture::from(Promise::resolve(&promise)).await {
-                js::warn(&format!("offline-sync: Background Sync registration failed: {}", js::describe(&e)));
-            }
-        }
-        Err(e) => js::warn(&format!("offline-sync: Background Sync registration failed: {}", js::describe(&e))),
+    let Some(register) = register.dyn_ref::<Function>() else { return };
+    let registered = match register.call1(&sync, &JsValue::from_str(&worker.config.sync_tag)) {
+        Ok(promise) => JsFuture::from(Promise::resolve(&promise)).await.map(drop),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = registered {
+        js::warn(&format!("offline-sync: Background Sync registration failed: {}", js::describe(&e)));
     }
 }
 

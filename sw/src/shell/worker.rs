@@ -20,6 +20,10 @@ pub struct Worker {
     pub replay: RefCell<Option<Promise>>,
     /// A trigger arrived during the replay: run once more before settling.
     pub rerun: Cell<bool>,
+    /// The server refused the credentials: no replay until the page sets fresh headers.
+    pub held: Cell<bool>,
+    /// Headers the page handed over for replays (e.g. `Authorization`); never written to storage.
+    pub replay_headers: RefCell<Vec<(String, String)>>,
 }
 
 thread_local! {
@@ -37,6 +41,8 @@ impl Worker {
             last_error: RefCell::new(None),
             replay: RefCell::new(None),
             rerun: Cell::new(false),
+            held: Cell::new(false),
+            replay_headers: RefCell::new(Vec::new()),
         });
         WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
         worker
@@ -60,15 +66,17 @@ impl Worker {
     }
 
     pub async fn status(&self) -> Status {
-        let pending = match self.queue().await {
-            Ok(queue) => queue.count().await.unwrap_or_default(),
-            Err(_) => 0,
+        let (pending, dead_letters) = match self.queue().await {
+            Ok(queue) => (queue.count().await.unwrap_or_default(), queue.dead_count().await.unwrap_or_default()),
+            Err(_) => (0, 0),
         };
         Status {
             pending,
             syncing: self.syncing.get(),
             last_sync_at: self.last_sync_at.get(),
             last_error: self.last_error.borrow().clone(),
+            dead_letters,
+            auth_required: self.held.get(),
         }
     }
 

@@ -2,7 +2,8 @@
 #![cfg(target_arch = "wasm32")]
 
 use offline_sync::entry::Entry;
-use offline_sync::shell::queue::Queue;
+use offline_sync::dead_letter::DeadLetter;
+use offline_sync::shell::queue::{Found, Queue, Stored};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_service_worker);
@@ -17,6 +18,8 @@ fn entry(n: u32) -> Entry {
         credentials: Some("same-origin".into()),
         queued_at: 1_000.0 + f64::from(n),
         attempts: 0,
+        refusals: 0,
+        next_attempt_at: None,
         last_status: None,
         last_error: None,
     }
@@ -26,6 +29,21 @@ fn bytes(n: u32) -> js_sys::ArrayBuffer {
     // Every byte value, so nothing is lost to a text conversion on the way.
     let data: Vec<u8> = (0..=255u8).cycle().skip(n as usize).take(300).collect();
     js_sys::Uint8Array::from(data.as_slice()).buffer()
+}
+
+fn readable(found: Found) -> Stored {
+    match found {
+        Found::Entry(stored) => stored,
+        Found::Unreadable(e, _) => panic!("unexpected unreadable record: {}", e.0),
+    }
+}
+
+/// Runs `body` (JS, given `indexedDB` as `factory`) and waits for the promise it returns.
+async fn run_js(body: &str) {
+    let factory = js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap();
+    let script = js_sys::Function::new_with_args("factory", body);
+    let done = js_sys::Promise::from(script.call1(&wasm_bindgen::JsValue::NULL, &factory).unwrap());
+    wasm_bindgen_futures::JsFuture::from(done).await.unwrap();
 }
 
 async fn fresh(name: &str) -> Queue {
@@ -53,7 +71,7 @@ async fn appends_in_order_and_counts() {
     let mut seen = Vec::new();
     let mut after = None;
     while let Some((id, record)) = queue.next_after(after).await.unwrap() {
-        let stored = record.unwrap();
+        let stored = readable(record);
         assert_eq!(stored.entry.id, Some(id));
         seen.push(stored.entry.url.clone());
         after = Some(id);
@@ -70,7 +88,7 @@ async fn keeps_body_bytes_and_headers_exactly() {
     let id = queue.push(&entry(3), Some(&bytes(3))).await.unwrap();
     let no_body = queue.push(&entry(4), None).await.unwrap();
     let (first, record) = queue.next_after(None).await.unwrap().unwrap();
-    let stored = record.unwrap();
+    let stored = readable(record);
     assert_eq!(first, id);
     assert_eq!(stored.entry.headers, entry(3).headers);
     assert_eq!(stored.entry.idempotency_key, "key-3");
@@ -78,7 +96,7 @@ async fn keeps_body_bytes_and_headers_exactly() {
     assert_eq!(got, js_sys::Uint8Array::new(&bytes(3)).to_vec());
     let (second, record) = queue.next_after(Some(first)).await.unwrap().unwrap();
     assert_eq!(second, no_body);
-    assert!(record.unwrap().body.is_none());
+    assert!(readable(record).body.is_none());
 }
 
 #[wasm_bindgen_test]
@@ -91,7 +109,7 @@ async fn removes_and_updates_in_place() {
     assert_eq!(queue.count().await.unwrap(), 2);
 
     let (_, record) = queue.next_after(None).await.unwrap().unwrap();
-    let mut stored = record.unwrap();
+    let mut stored = readable(record);
     stored.entry.attempts = 2;
     stored.entry.last_status = Some(503);
     queue.update(&stored).await.unwrap();
@@ -110,7 +128,7 @@ async fn survives_reopening() {
     assert_eq!(reopened.count().await.unwrap(), 1);
     let (found, record) = reopened.next_after(None).await.unwrap().unwrap();
     assert_eq!(found, id);
-    assert_eq!(record.unwrap().entry.url, entry(9).url);
+    assert_eq!(readable(record).entry.url, entry(9).url);
 }
 
 #[wasm_bindgen_test]
@@ -118,9 +136,7 @@ async fn reports_unreadable_records_without_losing_the_rest() {
     let queue = fresh("test-bad-record").await;
     queue.push(&entry(1), None).await.unwrap();
     // A record written by hand (DevTools) or by another version, straight through IndexedDB.
-    let factory = js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap();
-    let script = js_sys::Function::new_with_args(
-        "factory",
+    run_js(
         "return new Promise((ok, fail) => {
             const open = factory.open('test-bad-record');
             open.onsuccess = () => {
@@ -130,16 +146,89 @@ async fn reports_unreadable_records_without_losing_the_rest() {
                 tx.onerror = () => fail(tx.error);
             };
         })",
-    );
-    let written = js_sys::Promise::from(script.call1(&wasm_bindgen::JsValue::NULL, &factory).unwrap());
-    wasm_bindgen_futures::JsFuture::from(written).await.unwrap();
+    )
+    .await;
     queue.push(&entry(2), None).await.unwrap();
 
     let (first, record) = queue.next_after(None).await.unwrap().unwrap();
-    assert!(record.is_ok());
+    assert!(matches!(record, Found::Entry(_)));
     let (bad, record) = queue.next_after(Some(first)).await.unwrap().unwrap();
-    assert!(record.is_err(), "the hand-written record is reported, not replayed");
+    assert!(matches!(record, Found::Unreadable(..)), "the hand-written record is reported, not replayed");
     let (_, record) = queue.next_after(Some(bad)).await.unwrap().unwrap();
-    assert_eq!(record.unwrap().entry.url, entry(2).url);
+    assert_eq!(readable(record).entry.url, entry(2).url);
     assert_eq!(queue.list().await.unwrap().len(), 2, "list skips the unreadable record");
+}
+
+#[wasm_bindgen_test]
+async fn dead_letters_move_atomically_and_come_back_in_their_old_place() {
+    let queue = fresh("test-dead").await;
+    let a = queue.push(&entry(1), Some(&bytes(1))).await.unwrap();
+    let b = queue.push(&entry(2), None).await.unwrap();
+    let (_, first) = queue.next_after(None).await.unwrap().unwrap();
+    let mut dead = readable(first).entry;
+    dead.attempts = 5;
+    dead.refusals = 5;
+    let letter = DeadLetter { id: a, reason: "HTTP 503 after 5".into(), status: Some(503), answer: Some("busy".into()), dead_at: 5.0, entry: Some(dead) };
+    queue.bury(&letter, Some(&bytes(1)), None).await.unwrap();
+    assert_eq!((queue.count().await.unwrap(), queue.dead_count().await.unwrap()), (1, 1));
+    assert_eq!(queue.dead_letters().await.unwrap(), vec![letter]);
+
+    let revived = queue.revive(a).await.unwrap();
+    assert_eq!((revived.id, revived.attempts, revived.idempotency_key.as_str()), (Some(a), 0, "key-1"));
+    assert_eq!((queue.count().await.unwrap(), queue.dead_count().await.unwrap()), (2, 0));
+    let (id, found) = queue.next_after(None).await.unwrap().unwrap();
+    assert_eq!(id, a, "a retried dead letter goes back before entries queued after it");
+    let body = readable(found).body.unwrap();
+    assert_eq!(js_sys::Uint8Array::new(&body).to_vec(), js_sys::Uint8Array::new(&bytes(1)).to_vec());
+    assert!(queue.revive(a).await.is_err(), "nothing left to revive");
+    assert!(queue.next_after(Some(a)).await.unwrap().unwrap().0 == b);
+}
+
+#[wasm_bindgen_test]
+async fn discarding_deletes_only_the_dead_letter_named() {
+    let queue = fresh("test-discard").await;
+    let a = queue.push(&entry(1), None).await.unwrap();
+    let letter = DeadLetter { id: a, reason: "r".into(), status: Some(404), answer: None, dead_at: 1.0, entry: Some(entry(1)) };
+    queue.bury(&letter, None, None).await.unwrap();
+    assert!(queue.discard(a + 100).await.is_err(), "an unknown id is an error, not a silent success");
+    queue.discard(a).await.unwrap();
+    assert_eq!(queue.dead_count().await.unwrap(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn a_queue_written_by_the_version_1_layout_keeps_every_entry() {
+    // Version 1 of the schema, written exactly as the first release did: one store, records
+    // without the fields added since (refusals, nextAttemptAt), one with a binary body.
+    run_js(
+        "return new Promise((ok, fail) => {
+            const del = factory.deleteDatabase('test-v1');
+            del.onsuccess = () => {
+                const open = factory.open('test-v1', 1);
+                open.onupgradeneeded = () => open.result.createObjectStore('queue', { keyPath: 'id', autoIncrement: true });
+                open.onsuccess = () => {
+                    const tx = open.result.transaction('queue', 'readwrite');
+                    const store = tx.objectStore('queue');
+                    for (let n = 0; n < 3; n++) store.add({
+                        method: 'POST', url: 'https://app.example/api/tasks/' + n,
+                        headers: [['idempotency-key', 'v1-' + n]], idempotencyKey: 'v1-' + n,
+                        credentials: 'same-origin', queuedAt: 1000 + n, attempts: n,
+                        lastError: 'network error: Failed to fetch',
+                        body: n === 1 ? new Uint8Array([1, 2, 3]).buffer : null,
+                    });
+                    tx.oncomplete = () => { open.result.close(); ok(); };
+                    tx.onerror = () => fail(tx.error);
+                };
+            };
+        })",
+    )
+    .await;
+    let queue = Queue::open("test-v1").await.unwrap();
+    let entries = queue.list().await.unwrap();
+    let keys: Vec<&str> = entries.iter().map(|e| e.idempotency_key.as_str()).collect();
+    assert_eq!(keys, ["v1-0", "v1-1", "v1-2"]);
+    assert_eq!(entries.iter().map(|e| e.attempts).collect::<Vec<_>>(), [0, 1, 2]);
+    let (first, _) = queue.next_after(None).await.unwrap().unwrap();
+    let (_, second) = queue.next_after(Some(first)).await.unwrap().unwrap();
+    assert_eq!(js_sys::Uint8Array::new(&readable(second).body.unwrap()).to_vec(), [1, 2, 3]);
+    assert_eq!(queue.dead_count().await.unwrap(), 0, "the upgrade added the dead-letter store");
 }

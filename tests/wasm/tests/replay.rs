@@ -24,6 +24,8 @@ async fn a_sync_event_fails_while_the_server_is_unreachable_and_the_entry_stays_
         credentials: None,
         queued_at: js_sys::Date::now(),
         attempts: 0,
+        refusals: 0,
+        next_attempt_at: None,
         last_status: None,
         last_error: None,
     };
@@ -37,6 +39,8 @@ async fn a_sync_event_fails_while_the_server_is_unreachable_and_the_entry_stays_
 
     let left = queue.list().await.unwrap();
     assert_eq!(left.len(), 1);
-    assert_eq!((left[0].id, left[0].attempts), (Some(id), 1));
+    // Three network failures in a row (with back-off between them) end the replay.
+    assert_eq!((left[0].id, left[0].attempts, left[0].refusals), (Some(id), 3, 0));
+    assert!(left[0].next_attempt_at.is_some(), "the next attempt is scheduled");
     assert!(left[0].last_error.as_deref().unwrap_or_default().starts_with("network error"));
 }
