@@ -43,6 +43,7 @@ pub enum ApiError {
     KeyReused,
     TooLarge,
     Unavailable,
+    Unauthorized,
     Database(rusqlite::Error),
 }
 
@@ -56,6 +57,7 @@ impl ApiError {
             Self::KeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -69,6 +71,7 @@ impl ApiError {
             Self::KeyReused => "Idempotency-Key reused with a different request".into(),
             Self::TooLarge => "request body too large".into(),
             Self::Unavailable => "service unavailable (injected fault)".into(),
+            Self::Unauthorized => "credentials missing or refused (injected fault)".into(),
             Self::Database(e) => format!("database error: {e}"),
         }
     }

@@ -45,13 +45,15 @@ pub struct LogEntry {
 }
 
 /// Remaining injected faults; each mutating API request uses up one, drops first.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Faults {
     pub drop_after_apply: u32,
     pub fail503: u32,
     /// Seconds sent in `Retry-After` with each injected 503.
     pub retry_after: u32,
+    /// While set, a mutation without exactly this `Authorization` header gets 401 (not used up).
+    pub require_auth: Option<String>,
 }
 
 impl Default for Faults {
@@ -60,6 +62,7 @@ impl Default for Faults {
             drop_after_apply: 0,
             fail503: 0,
             retry_after: 1,
+            require_auth: None,
         }
     }
 }
@@ -68,6 +71,7 @@ impl Default for Faults {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Fault {
     DropAfterApply,
+    Unauthorized,
     Unavailable { retry_after: u32 },
 }
 
@@ -103,9 +107,12 @@ impl TestHooks {
         journal.entries.insert(at, entry);
     }
 
-    /// Uses up the next pending fault, if any.
-    pub fn take_fault(&self) -> Option<Fault> {
+    /// Uses up the next pending fault, if any. `authorization` is the request's header.
+    pub fn take_fault(&self, authorization: Option<&str>) -> Option<Fault> {
         let mut faults = lock(&self.faults);
+        if faults.require_auth.as_deref().is_some_and(|expected| authorization != Some(expected)) {
+            return Some(Fault::Unauthorized);
+        }
         if faults.drop_after_apply > 0 {
             faults.drop_after_apply -= 1;
             Some(Fault::DropAfterApply)
@@ -145,13 +152,13 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn faults(State(app): State<Arc<App>>) -> Json<Faults> {
-    Json(*lock(&app.hooks.faults))
+    Json(lock(&app.hooks.faults).clone())
 }
 
 async fn set_faults(State(app): State<Arc<App>>, body: Bytes) -> Response {
     match serde_json::from_slice::<Faults>(&body) {
         Ok(faults) => {
-            *lock(&app.hooks.faults) = faults;
+            *lock(&app.hooks.faults) = faults.clone();
             Json(faults).into_response()
         }
         Err(e) => ApiError::BadRequest(format!("invalid faults: {e}")).into_response(),

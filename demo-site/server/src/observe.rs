@@ -47,12 +47,16 @@ pub async fn observe(
             .unwrap_or_default(),
     );
     let fault = match body {
-        Some(_) if is_mutating(&parts.method) => app.hooks.take_fault(),
+        Some(_) if is_mutating(&parts.method) => {
+            let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+            app.hooks.take_fault(authorization)
+        }
         _ => None,
     };
 
     let mut response = match (body, fault) {
         (None, _) => ApiError::TooLarge.into_response(),
+        (Some(_), Some(Fault::Unauthorized)) => ApiError::Unauthorized.into_response(),
         (Some(_), Some(Fault::Unavailable { retry_after })) => {
             let mut response = ApiError::Unavailable.into_response();
             response

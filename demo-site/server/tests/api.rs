@@ -190,7 +190,7 @@ fn reset_clears_everything() {
     assert_eq!(tasks(addr), Vec::<Value>::new());
     assert_eq!(
         get(addr, "/_test/faults").json(),
-        json!({"dropAfterApply":0,"fail503":0,"retryAfter":1})
+        json!({"dropAfterApply":0,"fail503":0,"retryAfter":1,"requireAuth":null})
     );
     assert_eq!(
         log_outcomes(addr),

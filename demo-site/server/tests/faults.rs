@@ -3,7 +3,7 @@
 mod support;
 
 use serde_json::json;
-use support::{call, exchange, get, log_outcomes, raw_request, tasks};
+use support::{call, exchange, get, log_outcomes, raw_request, send, tasks};
 
 #[test]
 fn drop_after_apply_commits_then_closes_without_a_byte() {
@@ -91,7 +91,7 @@ fn fail503_rejects_without_applying() {
     );
     assert_eq!(
         armed.json(),
-        json!({"dropAfterApply":0,"fail503":2,"retryAfter":7})
+        json!({"dropAfterApply":0,"fail503":2,"retryAfter":7,"requireAuth":null})
     );
 
     let first = call(
@@ -156,4 +156,21 @@ fn drops_come_before_503s() {
         (third.status, third.header("idempotent-replayed")),
         (201, Some("true"))
     );
+}
+
+#[test]
+fn require_auth_refuses_mutations_without_the_expected_credentials() {
+    let addr = support::start_memory();
+    call(addr, "POST", "/_test/faults", None, r#"{"requireAuth":"Bearer good"}"#);
+    let body = r#"{"id":"a","title":"needs auth"}"#;
+    let refused = send(addr, "POST", "/api/tasks", &[("content-type", "application/json")], body);
+    assert_eq!(refused.status, 401);
+    let stale = [("content-type", "application/json"), ("authorization", "Bearer stale")];
+    assert_eq!(send(addr, "POST", "/api/tasks", &stale, body).status, 401);
+    assert_eq!(tasks(addr).len(), 0, "nothing applied without the right credentials");
+    assert_eq!(get(addr, "/api/tasks").status, 200, "reads are not guarded");
+
+    let good = [("content-type", "application/json"), ("authorization", "Bearer good")];
+    assert_eq!(send(addr, "POST", "/api/tasks", &good, body).status, 201);
+    assert_eq!(get(addr, "/_test/faults").json()["requireAuth"], "Bearer good", "not used up");
 }
