@@ -103,13 +103,19 @@ test_all() {
   build
   build_server
   ensure_chromium
+  say "Firefox ESR and geckodriver (for the tests without Background Sync)"
+  source tests/firefox/ensure.sh
   ensure_npm tests/e2e
   say "native tests"
   cargo test --workspace
   say "tests inside a service worker (headless Chromium)"
   (cd tests/wasm && CHROMEDRIVER=$(command -v chromedriver) cargo test --target "$WASM_TARGET")
+  say "tests inside a service worker (headless Firefox ESR)"
+  (cd tests/wasm && GECKODRIVER=$(command -v geckodriver) cargo test --target "$WASM_TARGET")
   say "end-to-end tests (headless Chromium)"
   node --test --test-concurrency=1 tests/e2e/
+  say "end-to-end tests (headless Firefox ESR, no Background Sync)"
+  node --test --test-concurrency=1 tests/firefox/
 }
 
 case "${1:-build}" in

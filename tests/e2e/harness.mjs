@@ -32,8 +32,8 @@ export function tempDir(prefix) {
 }
 
 /** The demo server on 127.0.0.1, serving dist/ and the test page. */
-export async function startServer({ db, site = join(ROOT, 'tests', 'e2e', 'fixture') } = {}) {
-  const args = ['--port', '0', '--static', join(ROOT, 'dist'), '--static', site];
+export async function startServer({ db, port = 0, site = join(ROOT, 'tests', 'e2e', 'fixture') } = {}) {
+  const args = ['--port', String(port), '--static', join(ROOT, 'dist'), '--static', site];
   if (db) args.push('--db', db);
   const child = spawn(SERVER, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
@@ -53,7 +53,8 @@ export async function startServer({ db, site = join(ROOT, 'tests', 'e2e', 'fixtu
   return {
     base,
     port: Number(new URL(base).port),
-    log: () => call('GET', '/_test/log'),
+    /** The mutations the server received, in arrival order (the tests' own GETs left out). */
+    log: async () => (await call('GET', '/_test/log')).filter((r) => r.method !== 'GET'),
     tasks: () => call('GET', '/api/tasks'),
     faults: (f) => call('POST', '/_test/faults', f),
     reset: () => call('POST', '/_test/reset'),
@@ -103,6 +104,11 @@ export async function openPage(context, base, query = '') {
     sync: (tag = 'offline-sync') =>
       cdp.send('ServiceWorker.dispatchSyncEvent', { origin, registrationId: registration.registrationId, tag, lastChance: false }),
     stopWorker: () => cdp.send('ServiceWorker.stopAllWorkers'),
+    /** Waits until no replay runs, and answers the status. */
+    settled: (ms = 10_000) => until('the replay to end', async () => {
+      const st = await page.evaluate(() => window.offlineSync.status());
+      return !st.syncing && st;
+    }, ms),
     events: (type) => page.evaluate((t) => window.events.filter((e) => !t || e.type === t), type),
     status: () => page.evaluate(() => window.offlineSync.status()),
     pending: () => page.evaluate(() => window.offlineSync.pending()),
@@ -119,3 +125,14 @@ export async function openPage(context, base, query = '') {
 }
 
 export const decode = (b64) => Buffer.from(b64 ?? '', 'base64');
+
+/** A POST of `value` as JSON. */
+export const json = (value) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
+
+/** A fresh browser, and a reset server, for one test. */
+export async function openSession(server, query = '') {
+  await server.reset();
+  const browser = await launch();
+  const app = await openPage(browser.context, server.base, query);
+  return { ...app, browser, context: browser.context, close: () => browser.close() };
+}

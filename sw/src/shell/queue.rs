@@ -13,6 +13,10 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionDurability, TransactionMode, TransactionOptions};
 use indexed_db_futures::KeyRange;
 use js_sys::ArrayBuffer;
+use indexed_db_futures::internals::SystemRepr;
+use std::cell::Cell;
+use std::rc::Rc;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 pub const DB_NAME: &str = "offline-sync";
@@ -35,6 +39,9 @@ pub enum Found {
 
 pub struct Queue {
     db: Database,
+    /// Set when another context (a newer worker, DevTools) needs the database: this connection
+    /// closed itself so as not to block that upgrade or deletion, and must be reopened.
+    closed: Rc<Cell<bool>>,
 }
 
 fn storage(e: impl std::fmt::Display) -> Error {
@@ -57,7 +64,21 @@ impl Queue {
             })
             .await
             .map_err(storage)?;
-        Ok(Queue { db })
+        let closed = Rc::new(Cell::new(false));
+        let raw: web_sys::IdbDatabase = db.as_sys().clone().unchecked_into();
+        let on_change = {
+            let (raw, closed) = (raw.clone(), closed.clone());
+            Closure::<dyn FnMut()>::new(move || {
+                raw.close();
+                closed.set(true);
+            })
+        };
+        raw.set_onversionchange(Some(on_change.into_js_value().unchecked_ref()));
+        Ok(Queue { db, closed })
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
     }
 
     /// Appends a mutation; resolves with its id only once the transaction is durably committed.

@@ -55,9 +55,9 @@ impl Worker {
         })
     }
 
-    /// The queue, opened on first use and kept open for the worker's life.
+    /// The queue, opened on first use and kept open until another context asks it to close.
     pub async fn queue(&self) -> Result<Rc<Queue>, Error> {
-        if let Some(queue) = self.queue.borrow().clone() {
+        if let Some(queue) = self.queue.borrow().clone().filter(|q| !q.is_closed()) {
             return Ok(queue);
         }
         let queue = Rc::new(Queue::open(DB_NAME).await?);
