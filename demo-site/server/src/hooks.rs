@@ -54,6 +54,12 @@ pub struct Faults {
     pub retry_after: u32,
     /// While set, a mutation without exactly this `Authorization` header gets 401 (not used up).
     pub require_auth: Option<String>,
+    /// Once the counters are used up: the share of mutations applied and then dropped…
+    pub drop_rate: f64,
+    /// …and the share answered 503 with `Retry-After`, drawn from a seeded generator.
+    pub fail503_rate: f64,
+    /// The generator's state; the same seed gives the same faults in the same order.
+    pub seed: u64,
 }
 
 impl Default for Faults {
@@ -63,6 +69,9 @@ impl Default for Faults {
             fail503: 0,
             retry_after: 1,
             require_auth: None,
+            drop_rate: 0.0,
+            fail503_rate: 0.0,
+            seed: 1,
         }
     }
 }
@@ -85,6 +94,16 @@ struct Journal {
 pub struct TestHooks {
     journal: Mutex<Journal>,
     faults: Mutex<Faults>,
+}
+
+/// A uniform draw in [0, 1) from xorshift64* (plenty for spreading faults; not for secrets).
+fn next_unit(state: &mut u64) -> f64 {
+    let mut x = if *state == 0 { 0x9E37_79B9_7F4A_7C15 } else { *state };
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The hooks only hold plain data, so a lock poisoned by a panic is still fine to use.
@@ -121,6 +140,17 @@ impl TestHooks {
             Some(Fault::Unavailable {
                 retry_after: faults.retry_after,
             })
+        } else if faults.drop_rate + faults.fail503_rate > 0.0 {
+            let draw = next_unit(&mut faults.seed);
+            if draw < faults.drop_rate {
+                Some(Fault::DropAfterApply)
+            } else if draw < faults.drop_rate + faults.fail503_rate {
+                Some(Fault::Unavailable {
+                    retry_after: faults.retry_after,
+                })
+            } else {
+                None
+            }
         } else {
             None
         }

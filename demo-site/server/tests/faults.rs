@@ -91,7 +91,7 @@ fn fail503_rejects_without_applying() {
     );
     assert_eq!(
         armed.json(),
-        json!({"dropAfterApply":0,"fail503":2,"retryAfter":7,"requireAuth":null})
+        json!({"dropAfterApply":0,"fail503":2,"retryAfter":7,"requireAuth":null,"dropRate":0.0,"fail503Rate":0.0,"seed":1})
     );
 
     let first = call(
@@ -173,4 +173,29 @@ fn require_auth_refuses_mutations_without_the_expected_credentials() {
     let good = [("content-type", "application/json"), ("authorization", "Bearer good")];
     assert_eq!(send(addr, "POST", "/api/tasks", &good, body).status, 201);
     assert_eq!(get(addr, "/_test/faults").json()["requireAuth"], "Bearer good", "not used up");
+}
+
+#[test]
+fn fault_rates_draw_from_a_seeded_generator() {
+    let run = |seed: u64| {
+        let addr = support::start_memory();
+        let rates = format!(r#"{{"dropRate":0.2,"fail503Rate":0.1,"retryAfter":0,"seed":{seed}}}"#);
+        call(addr, "POST", "/_test/faults", None, &rates);
+        // A dropped answer shows as zero bytes back; anything else is a status.
+        (0..200)
+            .map(|i| {
+                let key = format!("k{i}");
+                let headers = [("content-type", "application/json"), ("idempotency-key", key.as_str())];
+                let raw = exchange(addr, &raw_request("POST", "/api/tasks", &headers, r#"{"title":"t"}"#));
+                if raw.is_empty() { 0 } else { support::parse(&raw).status }
+            })
+            .collect::<Vec<u16>>()
+    };
+    let first = run(42);
+    assert_eq!(first, run(42), "the same seed gives the same faults");
+    let dropped = first.iter().filter(|&&s| s == 0).count();
+    let unavailable = first.iter().filter(|&&s| s == 503).count();
+    assert!((25..=55).contains(&dropped), "about 20 % dropped: {dropped}");
+    assert!((8..=35).contains(&unavailable), "about 10 % answered 503: {unavailable}");
+    assert_eq!(dropped + unavailable + first.iter().filter(|&&s| s == 201).count(), 200);
 }
