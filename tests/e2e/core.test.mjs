@@ -249,5 +249,9 @@ test('bad options are reported and the defaults used: the worker still queues', 
     const res = await s.fetch('/api/tasks', json({ id: 'z', title: 'z' }));
     assert.equal(res.status, 202);
     assert.equal((await s.pending())[0].method, 'POST');
+    const errors = s.workerConsole.filter((m) => m.type === 'error').map((m) => m.text);
+    for (const option of ['maxRetentionTime', 'methods', 'colour']) {
+      assert.ok(errors.some((e) => e.includes(`option '${option}'`) && e.includes('using the default')), `${option}: ${JSON.stringify(errors)}`);
+    }
   } finally { await s.close(); }
 });

@@ -74,8 +74,14 @@ export async function launch({ userDataDir } = {}) {
     headless: true,
     args: CHROMIUM_ARGS,
   });
+  // What the service worker writes to its console: errors and warnings are part of its contract.
+  const workerConsole = [];
+  const listen = (worker) => worker.on('console', (m) => workerConsole.push({ type: m.type(), text: m.text() }));
+  context.serviceWorkers().forEach(listen);
+  context.on('serviceworker', listen);
   return {
     context,
+    workerConsole,
     close: async () => {
       await context.close();
       if (!userDataDir) rmSync(dir, { recursive: true, force: true });
@@ -134,5 +140,5 @@ export async function openSession(server, query = '') {
   await server.reset();
   const browser = await launch();
   const app = await openPage(browser.context, server.base, query);
-  return { ...app, browser, context: browser.context, close: () => browser.close() };
+  return { ...app, browser, context: browser.context, workerConsole: browser.workerConsole, close: () => browser.close() };
 }

@@ -218,6 +218,10 @@ test('malformed and unknown messages are ignored; the worker keeps answering', a
     const status = await s.status();
     assert.equal(status.pending, 0);
     assert.equal(status.authRequired, false);
+    const warnings = s.workerConsole.filter((m) => m.type === 'warning').map((m) => m.text);
+    for (const expected of ["unknown message type 'offline-sync:explode'", "'offline-sync:retry-dead-letter' without a numeric id", "'bad name' is not a valid header"]) {
+      assert.ok(warnings.some((w) => w.includes(expected)), `${expected}: ${JSON.stringify(warnings)}`);
+    }
   } finally { await s.close(); }
 });
 
@@ -244,4 +248,24 @@ test('an Idempotency-Key outlives a server restart: a replay after it is answere
     await own.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a request whose body cannot be read passes through with a warning, and is not queued', async () => {
+  const s = await session();
+  try {
+    const outcome = await s.page.evaluate(async () => {
+      const body = new ReadableStream({ start(controller) { controller.error(new Error('the stream broke')); } });
+      try {
+        const res = await fetch('/api/uploads', { method: 'POST', body, duplex: 'half' });
+        return `answered ${res.status}`;
+      } catch (e) {
+        return `failed: ${e.name}`;
+      }
+    });
+    assert.match(outcome, /^failed|^answered/);
+    assert.equal((await s.status()).pending, 0, 'not queued');
+    const warnings = s.workerConsole.filter((m) => m.type === 'warning').map((m) => m.text);
+    assert.ok(warnings.some((w) => w.includes('passed through unprotected')), JSON.stringify({ outcome, warnings }));
+    assert.equal((await s.fetch('/api/tasks', json({ id: 'after', title: 'still works' }))).status, 201);
+  } finally { await s.close(); }
 });
