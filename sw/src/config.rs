@@ -185,14 +185,18 @@ fn parse_methods(raw: &Raw<'_>) -> Result<Vec<String>, String> {
     Ok(methods)
 }
 
-fn parse_minutes(raw: &Raw<'_>) -> Result<f64, String> {
-    let minutes = match raw {
+/// A single number, given as a JSON number or as text.
+fn number(raw: &Raw<'_>) -> Option<f64> {
+    match raw {
         Raw::Json(Value::Number(n)) => n.as_f64(),
         Raw::Json(Value::String(s)) => s.trim().parse::<f64>().ok(),
         Raw::Text(parts) if parts.len() == 1 => parts[0].parse::<f64>().ok(),
         _ => None,
-    };
-    match minutes {
+    }
+}
+
+fn parse_minutes(raw: &Raw<'_>) -> Result<f64, String> {
+    match number(raw) {
         Some(m) if m.is_finite() && m > 0.0 => Ok(m * 60_000.0),
         _ => Err("must be a positive number of minutes".into()),
     }
@@ -200,13 +204,7 @@ fn parse_minutes(raw: &Raw<'_>) -> Result<f64, String> {
 
 /// A whole number no smaller than `min`.
 fn parse_count(raw: &Raw<'_>, min: u64) -> Result<u64, String> {
-    let number = match raw {
-        Raw::Json(Value::Number(n)) => n.as_f64(),
-        Raw::Json(Value::String(s)) => s.trim().parse::<f64>().ok(),
-        Raw::Text(parts) if parts.len() == 1 => parts[0].parse::<f64>().ok(),
-        _ => None,
-    };
-    match number {
+    match number(raw) {
         Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= u64::MAX as f64 => Ok(n as u64),
         _ => Err(format!("must be a whole number of at least {min}")),
     }
