@@ -1,0 +1,312 @@
+//! Merging queued operations on one record while they wait (the seed's `mergeOperations`):
+//! create + update → one create with the latest body; update + update → the latest (PATCH bodies
+//! composed as JSON Merge Patch, RFC 7396); create + delete → nothing is sent; update + delete →
+//! the delete. Anything else is left alone.
+
+use serde_json::{Map, Value};
+
+/// The record an operation is about: `/api/{collection}/{id}`, or a POST to `/api/{collection}`
+/// whose JSON body carries an `id`. Written as `collection/id`.
+pub fn record_key(prefixes: &[String], method: &str, path: &str, body: &[u8]) -> Option<String> {
+    let rest = prefixes.iter().find_map(|p| path.strip_prefix(p.as_str()))?;
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let mut segments = rest.split('/');
+    let collection = segments.next().filter(|c| !c.is_empty())?;
+    match (segments.next(), segments.next()) {
+        (Some(id), None) if !id.is_empty() && !method.eq_ignore_ascii_case("POST") => Some(format!("{collection}/{id}")),
+        (None, None) if method.eq_ignore_ascii_case("POST") => {
+            let body: Value = serde_json::from_slice(body).ok()?;
+            let id = body.get("id")?.as_str().filter(|id| !id.is_empty() && !id.contains('/'))?;
+            Some(format!("{collection}/{id}"))
+        }
+        _ => None,
+    }
+}
+
+/// An operation as the merge sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Op {
+    pub method: String,
+    /// Never sent yet: only such an entry may change, since a sent one may already have arrived.
+    pub unsent: bool,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Merge {
+    /// Keep both, in order.
+    Separate,
+    /// The waiting entry becomes this operation (in its place in line); the new one is not queued.
+    Into { method: String, body: Vec<u8>, take_new_headers: bool },
+    /// Create then delete: neither is sent.
+    Cancel,
+}
+
+/// What happens when `new` arrives while `waiting` (the latest queued op on the same record) waits.
+pub fn merge(waiting: &Op, new: &Op) -> Merge {
+    if !waiting.unsent {
+        return Merge::Separate;
+    }
+    let (w, n) = (waiting.method.to_ascii_uppercase(), new.method.to_ascii_uppercase());
+    let json = |b: &[u8]| serde_json::from_slice::<Value>(b).ok();
+    let into = |method: &str, body: Value, take_new_headers| Merge::Into {
+        method: method.to_owned(),
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+        take_new_headers,
+    };
+    match (w.as_str(), n.as_str()) {
+        ("POST", "DELETE") => Merge::Cancel,
+        ("PUT" | "PATCH", "DELETE") => Merge::Into { method: n, body: new.body.clone(), take_new_headers: true },
+        ("POST", "PUT") => match (json(&waiting.body), json(&new.body)) {
+            (Some(Value::Object(created)), Some(Value::Object(mut body))) => {
+                if let Some(id) = created.get("id") {
+                    body.entry("id").or_insert_with(|| id.clone());
+                }
+                into("POST", Value::Object(body), false)
+            }
+            _ => Merge::Separate,
+        },
+        ("POST" | "PUT", "PATCH") => match (json(&waiting.body), json(&new.body)) {
+            (Some(base @ Value::Object(_)), Some(patch @ Value::Object(_))) => into(&w, apply_patch(base, &patch), false),
+            _ => Merge::Separate,
+        },
+        ("PUT" | "PATCH", "PUT") => Merge::Into { method: n, body: new.body.clone(), take_new_headers: true },
+        ("PATCH", "PATCH") => match (json(&waiting.body), json(&new.body)) {
+            (Some(first @ Value::Object(_)), Some(second @ Value::Object(_))) => into("PATCH", compose_patches(first, &second), false),
+            _ => Merge::Separate,
+        },
+        _ => Merge::Separate,
+    }
+}
+
+/// RFC 7396: applies a merge patch to a document.
+pub fn apply_patch(target: Value, patch: &Value) -> Value {
+    let Value::Object(patch) = patch else { return patch.clone() };
+    let mut target = match target {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    for (key, value) in patch {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            let current = target.remove(key).unwrap_or(Value::Null);
+            target.insert(key.clone(), apply_patch(current, value));
+        }
+    }
+    Value::Object(target)
+}
+
+/// One merge patch with the effect of `first` then `second` (nulls kept: they still delete).
+pub fn compose_patches(first: Value, second: &Value) -> Value {
+    match (first, second) {
+        (Value::Object(mut first), Value::Object(second)) => {
+            for (key, value) in second {
+                let merged = match (first.remove(key), value) {
+                    (Some(inner @ Value::Object(_)), Value::Object(_)) => compose_patches(inner, value),
+                    _ => value.clone(),
+                };
+                first.insert(key.clone(), merged);
+            }
+            Value::Object(first)
+        }
+        (_, second) => second.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn op(method: &str, body: Value) -> Op {
+        Op { method: method.into(), unsent: true, body: if body.is_null() { Vec::new() } else { serde_json::to_vec(&body).unwrap() } }
+    }
+
+    fn body(m: &Merge) -> Value {
+        match m {
+            Merge::Into { body, .. } => serde_json::from_slice(body).unwrap(),
+            other => panic!("expected a merge, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn record_keys_come_from_the_path_or_the_created_id() {
+        let p = vec!["/api/".to_owned()];
+        assert_eq!(record_key(&p, "PUT", "/api/tasks/7", b""), Some("tasks/7".into()));
+        assert_eq!(record_key(&p, "delete", "/api/tasks/7?x=1", b""), Some("tasks/7".into()));
+        assert_eq!(record_key(&p, "POST", "/api/tasks", br#"{"id":"7","title":"t"}"#), Some("tasks/7".into()));
+        assert_eq!(record_key(&p, "POST", "/api/tasks", br#"{"title":"no id"}"#), None);
+        assert_eq!(record_key(&p, "POST", "/api/tasks", b"not json"), None);
+        assert_eq!(record_key(&p, "POST", "/api/tasks/7", b"{}"), None, "a POST to a record is an action, not a create");
+        assert_eq!(record_key(&p, "PUT", "/api/tasks/7/comments", b""), None);
+        assert_eq!(record_key(&p, "PUT", "/api/tasks", b""), None);
+        assert_eq!(record_key(&p, "PUT", "/other/tasks/7", b""), None);
+    }
+
+    #[test]
+    fn create_then_update_is_one_create_with_the_latest_body() {
+        let create = op("POST", json!({"id": "7", "title": "a", "tags": ["x"]}));
+        let m = merge(&create, &op("PUT", json!({"title": "b"})));
+        assert_eq!(body(&m), json!({"id": "7", "title": "b"}));
+        assert!(matches!(m, Merge::Into { ref method, take_new_headers: false, .. } if method == "POST"));
+        let m = merge(&create, &op("PATCH", json!({"title": "c", "tags": null})));
+        assert_eq!(body(&m), json!({"id": "7", "title": "c"}));
+    }
+
+    #[test]
+    fn update_then_update_is_the_latest_and_patches_compose() {
+        let m = merge(&op("PUT", json!({"title": "a"})), &op("PUT", json!({"title": "b"})));
+        assert_eq!(body(&m), json!({"title": "b"}));
+        assert!(matches!(m, Merge::Into { take_new_headers: true, .. }));
+        let m = merge(&op("PATCH", json!({"a": 1, "o": {"x": 1, "y": 2}})), &op("PATCH", json!({"b": 2, "a": null, "o": {"y": null}})));
+        assert_eq!(body(&m), json!({"a": null, "b": 2, "o": {"x": 1, "y": null}}));
+        let m = merge(&op("PUT", json!({"a": 1, "b": 1})), &op("PATCH", json!({"b": null, "c": 3})));
+        assert_eq!(body(&m), json!({"a": 1, "c": 3}));
+        assert!(matches!(m, Merge::Into { ref method, .. } if method == "PUT"));
+    }
+
+    #[test]
+    fn deletes_cancel_creates_and_replace_updates() {
+        assert_eq!(merge(&op("POST", json!({"id": "1"})), &op("DELETE", Value::Null)), Merge::Cancel);
+        let m = merge(&op("PATCH", json!({"a": 1})), &op("DELETE", Value::Null));
+        assert!(matches!(m, Merge::Into { ref method, take_new_headers: true, .. } if method == "DELETE"));
+    }
+
+    #[test]
+    fn sent_entries_non_json_bodies_and_other_shapes_are_left_alone() {
+        let mut sent = op("POST", json!({"id": "1"}));
+        sent.unsent = false;
+        assert_eq!(merge(&sent, &op("DELETE", Value::Null)), Merge::Separate, "it may already have arrived");
+        assert_eq!(merge(&op("PATCH", json!({"a": 1})), &Op { method: "PATCH".into(), unsent: true, body: b"a=1".to_vec() }), Merge::Separate);
+        assert_eq!(merge(&op("DELETE", Value::Null), &op("POST", json!({"id": "1"}))), Merge::Separate);
+        assert_eq!(merge(&op("POST", json!({"id": "1"})), &op("POST", json!({"id": "1"}))), Merge::Separate);
+        assert_eq!(merge(&op("PATCH", json!([1])), &op("PATCH", json!({"a": 1}))), Merge::Separate);
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7396_examples() {
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (json!({"a": {"b": "c"}}), json!({"a": {"b": "d", "c": null}}), json!({"a": {"b": "d"}})),
+            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
+            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
+            (json!({"a": "foo"}), json!(null), json!(null)),
+            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
+            (json!([1, 2]), json!({"a": "b", "c": null}), json!({"a": "b"})),
+        ];
+        for (target, patch, expected) in cases {
+            assert_eq!(apply_patch(target.clone(), &patch), expected, "{target} + {patch}");
+        }
+    }
+
+    /// A tiny deterministic generator for the property test (no extra crate).
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// A model server: records by id; failed requests change nothing, as the real one.
+    fn apply(server: &mut BTreeMap<String, Value>, id: &str, o: &Op) {
+        let body = || serde_json::from_slice::<Value>(&o.body).unwrap_or(Value::Null);
+        match o.method.as_str() {
+            "POST" if !server.contains_key(id) => drop(server.insert(id.to_owned(), body())),
+            "PUT" if server.contains_key(id) => drop(server.insert(id.to_owned(), body())),
+            "PATCH" => {
+                if let Some(current) = server.remove(id) {
+                    server.insert(id.to_owned(), apply_patch(current, &body()));
+                }
+            }
+            "DELETE" => drop(server.remove(id)),
+            _ => {}
+        }
+    }
+
+    /// A random field change, as a patch or a full body.
+    fn change(rng: &mut Rng, id: &str, full: bool) -> Value {
+        let mut body = Map::new();
+        if full {
+            body.insert("id".into(), json!(id));
+        }
+        for field in ["title", "status", "tags"] {
+            match rng.below(4) {
+                0 => {}
+                1 if !full => drop(body.insert(field.into(), Value::Null)),
+                _ => drop(body.insert(field.into(), json!(rng.below(5)))),
+            }
+        }
+        if rng.below(3) == 0 {
+            body.insert("meta".into(), json!({"a": rng.below(3), "b": if rng.below(2) == 0 { Value::Null } else { json!(1) }}));
+        }
+        Value::Object(body)
+    }
+
+    #[test]
+    fn property_replaying_the_coalesced_queue_leaves_the_server_as_the_raw_queue_does() {
+        let mut rng = Rng(0x5EED_1234_ABCD_0001);
+        let mut merged_total = 0;
+        for _ in 0..3_000 {
+            // What the client believes exists: it creates new ids, and updates or deletes live ones,
+            // as an app working on its own local copy does.
+            let mut server = BTreeMap::new();
+            let mut live: Vec<String> = Vec::new();
+            for n in 0..2 {
+                let id = format!("s{n}");
+                server.insert(id.clone(), json!({"id": id, "title": 0, "meta": {"a": 0, "b": 1}}));
+                live.push(id);
+            }
+            let mut raw: Vec<(String, Op)> = Vec::new();
+            let mut coalesced: Vec<(String, Op)> = Vec::new();
+            let mut next_id = 0;
+            for _ in 0..(1 + rng.below(12)) {
+                let (id, o) = match rng.below(5) {
+                    0 => {
+                        next_id += 1;
+                        let id = format!("c{next_id}");
+                        live.push(id.clone());
+                        let body = change(&mut rng, &id, true);
+                        (id, op("POST", body))
+                    }
+                    _ if live.is_empty() => continue,
+                    choice => {
+                        let id = live[rng.below(live.len() as u64) as usize].clone();
+                        match choice {
+                            1 => (id.clone(), op("PUT", change(&mut rng, &id, true))),
+                            2 | 3 => (id.clone(), op("PATCH", change(&mut rng, &id, false))),
+                            _ => {
+                                live.retain(|l| *l != id);
+                                (id, op("DELETE", Value::Null))
+                            }
+                        }
+                    }
+                };
+                raw.push((id.clone(), o.clone()));
+                // The worker's rule: merge with the latest waiting op on the same record.
+                match coalesced.iter().rposition(|(r, _)| *r == id) {
+                    Some(at) => match merge(&coalesced[at].1, &o) {
+                        Merge::Separate => coalesced.push((id, o)),
+                        Merge::Cancel => drop(coalesced.remove(at)),
+                        Merge::Into { method, body, .. } => {
+                            coalesced[at].1 = Op { method, unsent: true, body };
+                            merged_total += 1;
+                        }
+                    },
+                    None => coalesced.push((id, o)),
+                }
+            }
+            let (mut by_raw, mut by_coalesced) = (server.clone(), server);
+            raw.iter().for_each(|(id, o)| apply(&mut by_raw, id, o));
+            coalesced.iter().for_each(|(id, o)| apply(&mut by_coalesced, id, o));
+            assert_eq!(by_raw, by_coalesced, "raw {raw:?}\ncoalesced {coalesced:?}");
+        }
+        assert!(merged_total > 1_000, "the property exercised merges ({merged_total})");
+    }
+}
