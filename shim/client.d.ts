@@ -12,6 +12,8 @@ export interface SyncStatus {
   deadLetters: number;
   /** The server refused the credentials (401/403): replay waits for `setReplayHeaders`. */
   authRequired: boolean;
+  /** Sends saved by coalescing since the worker started. */
+  coalesced: number;
 }
 
 /** An entry the worker gave up on. `method`/`url` are null for a record that could not be read. */
@@ -48,7 +50,8 @@ export type SyncEvent =
   | { type: 'offline-sync:expired'; id: number; method: string; url: string; queuedAt: number }
   | { type: 'offline-sync:failed'; id: number | null; method: string; url: string; status: number | null; error: string; attempts: number }
   | { type: 'offline-sync:dead-lettered'; id: number; method: string | null; url: string | null; status: number | null; reason: string }
-  | { type: 'offline-sync:auth-required'; id: number; method: string; url: string; status: number };
+  | { type: 'offline-sync:auth-required'; id: number; method: string; url: string; status: number }
+  | { type: 'offline-sync:coalesced'; into: number; method: string; url: string; cancelled: boolean; pending: number };
 
 /** Worker options, sent as the worker URL's query string. */
 export interface WorkerOptions {
@@ -66,6 +69,8 @@ export interface WorkerOptions {
   maxAttempts?: number;
   /** Store `Authorization` and `Cookie` headers in IndexedDB (default false). */
   persistAuthorization?: boolean;
+  /** Merge waiting operations on one record: true (default, under every prefix), false, or prefixes. */
+  coalesce?: boolean | string | string[];
 }
 
 export function register(url?: string, options?: WorkerOptions): Promise<ServiceWorkerRegistration>;

@@ -20,8 +20,8 @@ function listen() {
   });
 }
 
-function toStatus({ pending, syncing, lastSyncAt, lastError, deadLetters, authRequired }) {
-  return { pending, syncing, lastSyncAt, lastError, deadLetters, authRequired };
+function toStatus({ pending, syncing, lastSyncAt, lastError, deadLetters, authRequired, coalesced }) {
+  return { pending, syncing, lastSyncAt, lastError, deadLetters, authRequired, coalesced };
 }
 
 /** Registers the worker; `options` become its URL's query (arrays repeat the name). */

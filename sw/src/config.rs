@@ -5,8 +5,19 @@
 use serde_json::Value;
 use std::fmt;
 
-const KNOWN: [&str; 7] =
-    ["prefix", "methods", "maxRetentionTime", "syncTag", "maxBodyBytes", "maxAttempts", "persistAuthorization"];
+const KNOWN: [&str; 8] = [
+    "prefix",
+    "methods",
+    "maxRetentionTime",
+    "syncTag",
+    "maxBodyBytes",
+    "maxAttempts",
+    "persistAuthorization",
+    "coalesce",
+];
+
+/// Stands for "every intercepted prefix" until the options are all read.
+const COALESCE_ALL: &str = "*";
 
 /// Methods the worker may take over. Safe methods (GET, HEAD) never mutate, so they are not offered.
 pub const MUTATING_METHODS: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
@@ -27,6 +38,8 @@ pub struct Config {
     pub max_attempts: u32,
     /// Whether `Authorization` and `Cookie` headers are written to IndexedDB.
     pub persist_authorization: bool,
+    /// Path prefixes under which queued operations on one record merge while they wait.
+    pub coalesce: Vec<String>,
 }
 
 impl Default for Config {
@@ -39,6 +52,7 @@ impl Default for Config {
             max_body_bytes: 10 * 1024 * 1024,
             max_attempts: 5,
             persist_authorization: false,
+            coalesce: vec!["/api/".to_owned()],
         }
     }
 }
@@ -85,7 +99,7 @@ impl Config {
             let parts = vals.iter().flat_map(|v| v.split(',')).map(str::trim).collect();
             config.apply(name, Raw::Text(parts), &mut errors);
         }
-        (config, errors)
+        (config.settled(), errors)
     }
 
     /// Options from a JSON object (what a PWA puts in `self.offlineSync`).
@@ -104,7 +118,21 @@ impl Config {
                 reason: "must be an object of options".into(),
             }),
         }
-        (config, errors)
+        (config.settled(), errors)
+    }
+
+    /// Coalescing follows the prefixes unless it was narrowed or turned off.
+    fn settled(mut self) -> Config {
+        let defaults = Config::default();
+        if self.coalesce == defaults.coalesce || self.coalesce == [COALESCE_ALL] {
+            self.coalesce = self.prefixes.clone();
+        }
+        self
+    }
+
+    /// Where queued operations on `path` may merge.
+    pub fn coalesces(&self, path: &str) -> bool {
+        self.coalesce.iter().any(|p| path.starts_with(p.as_str()))
     }
 
     fn apply(&mut self, name: &str, raw: Raw<'_>, errors: &mut Vec<OptionError>) {
@@ -118,6 +146,14 @@ impl Config {
                 u32::try_from(n).map(|n| self.max_attempts = n).map_err(|_| "is too large".to_owned())
             }),
             "persistAuthorization" => parse_bool(&raw).map(|b| self.persist_authorization = b),
+            // `true` follows the prefixes (applied once all options are read), `false` turns it off.
+            "coalesce" => match parse_bool(&raw) {
+                Ok(on) => {
+                    self.coalesce = if on { vec![COALESCE_ALL.to_owned()] } else { Vec::new() };
+                    Ok(())
+                }
+                Err(_) => parse_prefixes(&raw).map(|p| self.coalesce = p),
+            },
             _ => Err(format!("is not a known option (known: {})", KNOWN.join(", "))),
         };
         if let Err(reason) = result {
@@ -279,6 +315,22 @@ mod tests {
         assert_eq!(c.max_body_bytes, 10 * 1024 * 1024);
         assert_eq!(c.max_attempts, 5);
         assert!(!c.persist_authorization);
+        assert_eq!(c.coalesce, ["/api/"]);
+    }
+
+    #[test]
+    fn coalescing_follows_the_prefixes_or_is_narrowed_or_off() {
+        let (c, _) = Config::from_query("prefix=/v2/");
+        assert!(c.coalesces("/v2/tasks/1") && !c.coalesces("/api/tasks/1"));
+        let (c, e) = Config::from_query("prefix=/api/,/rpc/&coalesce=/api/tasks/");
+        assert!(e.is_empty());
+        assert!(c.coalesces("/api/tasks/1") && !c.coalesces("/api/projects/1") && !c.coalesces("/rpc/x/1"));
+        let (c, _) = Config::from_query("coalesce=false");
+        assert!(!c.coalesces("/api/tasks/1"));
+        let (c, _) = Config::from_json(&json!({"coalesce": true, "prefixes": ["/a/"]}));
+        assert_eq!(c.coalesce, ["/a/"]);
+        let (c, e) = Config::from_query("coalesce=sometimes");
+        assert_eq!((c.coalesce, e.len()), (vec!["/api/".to_owned()], 1));
     }
 
     #[test]

@@ -61,11 +61,11 @@ impl DeadLetter {
         }
     }
 
-    /// The entry to put back in the queue: a fresh start, same id and Idempotency-Key.
+    /// The entry to put back in the queue: same id and Idempotency-Key, a fresh allowance of
+    /// retries. `attempts` is kept: it was sent before, so nothing may merge into it.
     pub fn revived(&self) -> Option<Entry> {
         let mut entry = self.entry.clone()?;
         entry.id = Some(self.id);
-        entry.attempts = 0;
         entry.refusals = 0;
         entry.next_attempt_at = None;
         entry.last_status = None;
@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn a_revived_entry_keeps_its_place_and_key_but_starts_afresh() {
         let e = letter().revived().unwrap();
-        assert_eq!((e.id, e.idempotency_key.as_str(), e.attempts, e.refusals, e.last_status), (Some(4), "k", 0, 0, None));
+        assert_eq!((e.id, e.idempotency_key.as_str(), e.attempts, e.refusals, e.last_status), (Some(4), "k", 5, 0, None));
     }
 
     #[test]

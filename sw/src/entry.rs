@@ -15,6 +15,9 @@ pub struct Entry {
     pub headers: Vec<(String, String)>,
     /// Copied out of `headers` so that DevTools and the page can see it at a glance.
     pub idempotency_key: String,
+    /// The record it changes (`collection/id`), when coalescing applies to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
     /// The page's credentials mode, so a replay sends cookies exactly as the original would have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
@@ -91,6 +94,7 @@ mod tests {
             url: "https://app.example/api/tasks".into(),
             headers: vec![("content-type".into(), "application/json".into()), ("Idempotency-Key".into(), "k1".into())],
             idempotency_key: "k1".into(),
+            record: None,
             credentials: Some("same-origin".into()),
             queued_at: 1_000.0,
             attempts: 0,

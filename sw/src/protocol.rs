@@ -19,6 +19,8 @@ pub struct Status {
     pub dead_letters: u32,
     /// The server refused the credentials: replay waits for `setReplayHeaders`.
     pub auth_required: bool,
+    /// Sends saved by coalescing since the worker started.
+    pub coalesced: u32,
 }
 
 /// A queue entry as a page sees it (no headers or body: those may hold secrets).
@@ -66,6 +68,9 @@ pub enum Event {
     Failed { id: Option<u64>, method: String, url: String, status: Option<u16>, error: String, attempts: u32 },
     #[serde(rename = "offline-sync:dead-lettered")]
     DeadLettered { id: u64, method: Option<String>, url: Option<String>, status: Option<u16>, reason: String },
+    /// A new operation merged into a waiting one (`cancelled`: a create and its delete, both gone).
+    #[serde(rename = "offline-sync:coalesced")]
+    Coalesced { into: u64, method: String, url: String, cancelled: bool, pending: u32 },
     #[serde(rename = "offline-sync:auth-required")]
     AuthRequired { id: u64, method: String, url: String, status: u16 },
     #[serde(rename = "offline-sync:pending")]
@@ -165,6 +170,15 @@ pub fn queued_answer(id: u64, pending: u32) -> String {
     json!({ "queued": true, "id": id, "pending": pending }).to_string()
 }
 
+/// The 202 body when the request merged into waiting entry `into` (or cancelled it with a delete).
+pub fn coalesced_answer(into: u64, cancelled: bool, pending: u32) -> String {
+    if cancelled {
+        json!({ "queued": false, "coalesced": true, "cancelled": into, "pending": pending }).to_string()
+    } else {
+        json!({ "queued": true, "coalesced": true, "id": into, "pending": pending }).to_string()
+    }
+}
+
 /// The body of an error answer the worker makes itself (the server never saw the request).
 pub fn error_answer(message: &str) -> String {
     json!({ "queued": false, "error": message }).to_string()
@@ -200,11 +214,12 @@ mod tests {
             last_error: None,
             dead_letters: 1,
             auth_required: false,
+            coalesced: 0,
         });
         assert_eq!(
             parse(&s.to_json()),
             json!({"type": "offline-sync:status", "pending": 2, "syncing": true, "lastSyncAt": 5.0, "lastError": null,
-                   "deadLetters": 1, "authRequired": false})
+                   "deadLetters": 1, "authRequired": false, "coalesced": 0})
         );
     }
 
@@ -277,5 +292,10 @@ mod tests {
     fn answers_are_json_the_page_can_read() {
         assert_eq!(parse(&queued_answer(12, 3)), json!({"queued": true, "id": 12, "pending": 3}));
         assert_eq!(parse(&error_answer("quota")), json!({"queued": false, "error": "quota"}));
+        assert_eq!(parse(&coalesced_answer(4, false, 2)), json!({"queued": true, "coalesced": true, "id": 4, "pending": 2}));
+        assert_eq!(
+            parse(&coalesced_answer(4, true, 1)),
+            json!({"queued": false, "coalesced": true, "cancelled": 4, "pending": 1})
+        );
     }
 }

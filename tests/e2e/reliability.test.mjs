@@ -43,10 +43,13 @@ test('a permanent refusal becomes a dead letter, the queue goes on, and the page
     assert.deepEqual(sent, ['a:201', 'bad:400', 'c:201'], 'a permanent refusal is not sent again');
 
     // Retried, it goes back in its original place: before what was queued after it died.
+    // (Still offline while it goes back, so that nothing is delivered before it is in line.)
     await s.context.setOffline(true);
     await s.fetch('/api/tasks', json({ id: 'd', title: 'queued later' }));
-    await s.context.setOffline(false);
     await s.page.evaluate((id) => window.offlineSync.retryDeadLetter(id), letter.id);
+    assert.deepEqual((await s.pending()).map((e) => e.id), [letter.id, letter.id + 2]);
+    await s.context.setOffline(false);
+    await s.sync();
     await until('d on the server', async () => (await server.tasks()).some((t) => t.id === 'd'));
     const bodies = (await server.log()).map((r) => JSON.parse(decode(r.bodyBase64)).id);
     assert.deepEqual(bodies.slice(3), ['bad', 'd'], 'the retried entry went first');

@@ -1,13 +1,13 @@
-//! `/api/tasks` handlers. Mutations go through [`Mutation`], which applies the
-//! Idempotency-Key rules around the change.
+//! `/api/{collection}` handlers for each synced collection (tasks, projects). Mutations go
+//! through [`Mutation`], which applies the Idempotency-Key rules around the change.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::{Bytes, to_bytes};
-use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, Path, RawQuery, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, put};
 use rusqlite::Connection;
@@ -15,18 +15,26 @@ use rusqlite::Connection;
 use crate::app::App;
 use crate::error::ApiError;
 use crate::idempotency::{Answer, Keyed};
+use crate::project::Project;
+use crate::record::{self, Change, IfMatch, Kind, Record};
 use crate::store::Applied;
-use crate::task;
+use crate::sync::{self, Changes};
+use crate::task::Task;
 
 /// Largest request body the API reads.
 pub const MAX_BODY: usize = 1 << 20;
 
 pub fn routes() -> Router<Arc<App>> {
+    collection::<Task>().merge(collection::<Project>())
+}
+
+fn collection<K: Kind>() -> Router<Arc<App>> {
+    let base = format!("/api/{}", K::TABLE);
     Router::new()
-        .route("/api/tasks", json_405(get(list).post(create)))
+        .route(&base, json_405(get(list::<K>).post(create::<K>)))
         .route(
-            "/api/tasks/{id}",
-            json_405(put(replace).patch(update).delete(remove)),
+            &format!("{base}/{{id}}"),
+            json_405(put(replace::<K>).patch(update::<K>).delete(remove::<K>)),
         )
 }
 
@@ -42,53 +50,77 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-async fn list(State(app): State<Arc<App>>) -> Response {
-    match app.store().tasks() {
-        Ok(tasks) => Answer::json(StatusCode::OK, &tasks).into_response(false),
+/// Without `since`/`limit`: the live records, as a JSON array. With them: one page of
+/// changes for pull sync.
+async fn list<K: Kind>(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
+    let pull = match sync::parse(query.as_deref()) {
+        Ok(pull) => pull,
+        Err(e) => return e.into_response(),
+    };
+    let store = app.store();
+    let answer = match pull {
+        None => store
+            .read(record::list::<K>)
+            .map(|records| Answer::json(StatusCode::OK, &records)),
+        Some(pull) => store
+            .read(|conn| record::changes::<K>(conn, pull.since, pull.limit))
+            .map(|(changes, more)| {
+                Answer::json(StatusCode::OK, &Changes::new(&pull, changes, more))
+            }),
+    };
+    match answer {
+        Ok(answer) => answer.into_response(false),
         Err(e) => ApiError::Database(e).into_response(),
     }
 }
 
-async fn create(State(app): State<Arc<App>>, mutation: Mutation) -> Response {
-    mutation.run(&app, |conn, body, now| {
-        task::create(conn, body, now).map(|t| Answer::json(StatusCode::CREATED, &t))
+/// A record answer: the record as JSON, tagged with its version.
+fn answer<K: Kind>(status: StatusCode, record: &Record<K>) -> Answer {
+    Answer::json(status, record).with_etag(record.version)
+}
+
+async fn create<K: Kind>(State(app): State<Arc<App>>, mutation: Mutation) -> Response {
+    mutation.run(&app, |conn, change| {
+        record::create::<K>(conn, change).map(|r| answer(StatusCode::CREATED, &r))
     })
 }
 
-async fn replace(
+async fn replace<K: Kind>(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
     mutation: Mutation,
 ) -> Response {
-    mutation.run(&app, |conn, body, now| {
-        task::replace(conn, &id, body, now).map(|t| Answer::json(StatusCode::OK, &t))
+    mutation.run(&app, |conn, change| {
+        record::replace::<K>(conn, &id, change).map(|r| answer(StatusCode::OK, &r))
     })
 }
 
-async fn update(
+async fn update<K: Kind>(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
     mutation: Mutation,
 ) -> Response {
-    mutation.run(&app, |conn, body, now| {
-        task::update(conn, &id, body, now).map(|t| Answer::json(StatusCode::OK, &t))
+    mutation.run(&app, |conn, change| {
+        record::patch::<K>(conn, &id, change).map(|r| answer(StatusCode::OK, &r))
     })
 }
 
-async fn remove(
+/// A soft delete: answers the tombstone.
+async fn remove<K: Kind>(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
     mutation: Mutation,
 ) -> Response {
-    mutation.run(&app, |conn, _, _| {
-        task::delete(conn, &id).map(|()| Answer::empty(StatusCode::NO_CONTENT))
+    mutation.run(&app, |conn, change| {
+        record::delete::<K>(conn, &id, change).map(|r| answer(StatusCode::OK, &r))
     })
 }
 
-/// A mutating request: its exact body bytes and, when it has an Idempotency-Key, what the
-/// key must match on a retry.
+/// A mutating request: its exact body bytes, its `If-Match` precondition and, when it has an
+/// Idempotency-Key, what the key must match on a retry.
 pub struct Mutation {
     keyed: Option<Keyed>,
+    if_match: Option<IfMatch>,
     body: Bytes,
 }
 
@@ -109,8 +141,27 @@ impl<S: Send + Sync> FromRequest<S> for Mutation {
                     .to_owned(),
             ),
         };
+        let mut values = parts.headers.get_all(header::IF_MATCH).iter().peekable();
+        let if_match = if values.peek().is_none() {
+            None
+        } else {
+            let parsed = values
+                .map(|v| v.to_str())
+                .collect::<Result<Vec<_>, _>>()
+                .ok()
+                .and_then(IfMatch::parse);
+            Some(parsed.ok_or_else(|| {
+                ApiError::BadRequest(
+                    "If-Match must be a version number, plain or quoted like \"3\"".into(),
+                )
+            })?)
+        };
         let keyed = key.map(|key| Keyed::new(key, parts.method.as_str(), parts.uri.path(), &body));
-        Ok(Self { keyed, body })
+        Ok(Self {
+            keyed,
+            if_match,
+            body,
+        })
     }
 }
 
@@ -121,11 +172,16 @@ impl Mutation {
     fn run(
         self,
         app: &App,
-        change: impl FnOnce(&Connection, &[u8], i64) -> Result<Answer, ApiError>,
+        change: impl FnOnce(&Connection, &Change<'_>) -> Result<Answer, ApiError>,
     ) -> Response {
         let now = now_ms();
+        let input = Change {
+            body: &self.body,
+            now,
+            if_match: self.if_match.as_ref(),
+        };
         let applied = app.store().apply(self.keyed.as_ref(), now, |conn| {
-            match change(conn, &self.body, now) {
+            match change(conn, &input) {
                 Ok(answer) => Ok(answer),
                 Err(ApiError::Database(e)) => Err(e),
                 Err(other) => Ok(other.answer()),

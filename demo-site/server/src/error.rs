@@ -33,13 +33,34 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// A failed API call; every variant becomes a JSON `{"error": ...}` answer.
+/// The server's copy of a record, sent back with a conflict so the client can resolve it.
+#[derive(Debug)]
+pub struct Current {
+    pub record: serde_json::Value,
+    pub version: i64,
+}
+
+/// A failed API call; every variant becomes a JSON `{"error": ...}` answer, with the
+/// server's `current` record when there is one.
 #[derive(Debug)]
 pub enum ApiError {
     BadRequest(String),
     NotFound,
+    /// The record is a tombstone: as good as missing for writes.
+    Deleted {
+        noun: &'static str,
+        id: String,
+        current: Current,
+    },
     MethodNotAllowed,
-    Duplicate(String),
+    /// A create with an id already taken.
+    Duplicate {
+        noun: &'static str,
+        id: String,
+        current: Current,
+    },
+    /// `If-Match` named another version than the current one.
+    VersionConflict(Current),
     KeyReused,
     TooLarge,
     Unavailable,
@@ -51,9 +72,9 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::Deleted { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Duplicate(_) => StatusCode::CONFLICT,
+            Self::Duplicate { .. } | Self::VersionConflict(_) => StatusCode::CONFLICT,
             Self::KeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -66,8 +87,10 @@ impl ApiError {
         match self {
             Self::BadRequest(why) => why.clone(),
             Self::NotFound => "not found".into(),
+            Self::Deleted { noun, id, .. } => format!("the {noun} with id {id:?} was deleted"),
             Self::MethodNotAllowed => "method not allowed".into(),
-            Self::Duplicate(id) => format!("a task with id {id:?} already exists"),
+            Self::Duplicate { noun, id, .. } => format!("a {noun} with id {id:?} already exists"),
+            Self::VersionConflict(_) => "version conflict".into(),
             Self::KeyReused => "Idempotency-Key reused with a different request".into(),
             Self::TooLarge => "request body too large".into(),
             Self::Unavailable => "service unavailable (injected fault)".into(),
@@ -76,12 +99,36 @@ impl ApiError {
         }
     }
 
-    /// The answer as it is sent, and as it is stored under an Idempotency-Key.
+    fn current(&self) -> Option<&Current> {
+        match self {
+            Self::Deleted { current, .. }
+            | Self::Duplicate { current, .. }
+            | Self::VersionConflict(current) => Some(current),
+            _ => None,
+        }
+    }
+
+    /// The answer as it is sent, and as it is stored under an Idempotency-Key. A 409 also
+    /// carries the current record's ETag, ready for a retry with `If-Match`.
     pub fn answer(&self) -> Answer {
-        Answer::json(
-            self.status(),
-            &serde_json::json!({ "error": self.message() }),
-        )
+        let mut body = serde_json::Map::new();
+        body.insert("error".into(), self.message().into());
+        if let Some(current) = self.current() {
+            body.insert("current".into(), current.record.clone());
+        }
+        let answer = Answer::json(self.status(), &body);
+        match self.current() {
+            Some(current) if self.status() == StatusCode::CONFLICT => {
+                answer.with_etag(current.version)
+            }
+            _ => answer,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Database(e)
     }
 }
 

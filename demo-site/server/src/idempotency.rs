@@ -15,6 +15,8 @@ pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 pub struct Answer {
     pub status: u16,
     pub content_type: Option<String>,
+    /// The `ETag` header, already quoted (`"3"`), for answers that carry a record.
+    pub etag: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -25,15 +27,16 @@ impl Answer {
         Self {
             status: status.as_u16(),
             content_type: Some("application/json".into()),
+            etag: None,
             body,
         }
     }
 
-    pub fn empty(status: StatusCode) -> Self {
+    /// Tags the answer with a record version, as `ETag: "<version>"`.
+    pub fn with_etag(self, version: i64) -> Self {
         Self {
-            status: status.as_u16(),
-            content_type: None,
-            body: Vec::new(),
+            etag: Some(format!("\"{version}\"")),
+            ..self
         }
     }
 
@@ -47,6 +50,9 @@ impl Answer {
             .and_then(|t| HeaderValue::from_str(&t).ok())
         {
             headers.insert(header::CONTENT_TYPE, value);
+        }
+        if let Some(value) = self.etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+            headers.insert(header::ETAG, value);
         }
         if replayed {
             headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
@@ -90,7 +96,7 @@ pub enum Prior {
 pub fn find(conn: &Connection, request: &Keyed) -> rusqlite::Result<Prior> {
     let row = conn
         .query_row(
-            "SELECT method, path, body_sha256, status, content_type, response
+            "SELECT method, path, body_sha256, status, content_type, response, etag
              FROM idempotency WHERE key = ?1",
             [&request.key],
             |r| {
@@ -101,6 +107,7 @@ pub fn find(conn: &Connection, request: &Keyed) -> rusqlite::Result<Prior> {
                     status: r.get(3)?,
                     content_type: r.get(4)?,
                     body: r.get(5)?,
+                    etag: r.get(6)?,
                 };
                 Ok((same, answer))
             },
@@ -120,8 +127,8 @@ pub fn record(
     now: i64,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO idempotency (key, method, path, body_sha256, status, content_type, response, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO idempotency (key, method, path, body_sha256, status, content_type, response, created_at, etag)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             request.key,
             request.method,
@@ -130,7 +137,8 @@ pub fn record(
             answer.status,
             answer.content_type,
             answer.body,
-            now
+            now,
+            answer.etag
         ],
     )?;
     Ok(())

@@ -1,5 +1,6 @@
-//! Demo API server for offline-sync: a small task API on SQLite, static files for the
-//! demo page, and `/_test/` hooks that let browser tests inject network faults.
+//! Demo API server for offline-sync: a small sync-capable API (tasks and projects, with
+//! versions, tombstones and pull by change sequence) on SQLite, static files for the demo
+//! page, and `/_test/` hooks that let browser tests inject network faults.
 
 mod api;
 mod app;
@@ -7,10 +8,15 @@ pub mod cli;
 mod error;
 mod hooks;
 mod idempotency;
+mod input;
 mod observe;
+mod project;
+mod record;
+mod schema;
 mod server;
 mod static_files;
 mod store;
+mod sync;
 mod task;
 
 pub use cli::Config;

@@ -125,7 +125,7 @@ fn preflight(request_headers: &HeaderMap) -> Response {
     let allowed = request_headers
         .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
         .cloned()
-        .unwrap_or(HeaderValue::from_static("content-type, idempotency-key"));
+        .unwrap_or(HeaderValue::from_static("content-type, idempotency-key, if-match"));
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -147,6 +147,6 @@ fn add_cors(headers: &mut HeaderMap) {
     );
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("idempotent-replayed, retry-after"),
+        HeaderValue::from_static("idempotent-replayed, retry-after, etag"),
     );
 }

@@ -1,32 +1,13 @@
-//! The SQLite store: tasks plus idempotency records, changed together in one transaction so a
-//! crash can never apply a change without also recording its answer.
+//! The SQLite store: the synced collections, the change sequence and the idempotency records,
+//! changed together in one transaction so a crash can never apply a change without also
+//! recording its sequence number and its answer.
 
 use std::path::Path;
 
 use rusqlite::Connection;
 
 use crate::idempotency::{self, Answer, Keyed, Prior};
-use crate::task::{self, Task};
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS tasks (
-    id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    done INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS idempotency (
-    key TEXT PRIMARY KEY,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    body_sha256 TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    content_type TEXT,
-    response BLOB NOT NULL,
-    created_at INTEGER NOT NULL
-);
-";
+use crate::schema;
 
 /// How a mutation went.
 pub enum Applied {
@@ -45,16 +26,21 @@ pub struct Store {
 impl Store {
     /// Opens the database file, or an in-memory one when no path is given.
     pub fn open(path: Option<&Path>) -> rusqlite::Result<Self> {
-        let conn = match path {
+        let mut conn = match path {
             Some(path) => Connection::open(path)?,
             None => Connection::open_in_memory()?,
         };
-        conn.execute_batch(SCHEMA)?;
+        schema::upgrade(&mut conn)?;
         Ok(Self { conn })
     }
 
-    pub fn tasks(&self) -> rusqlite::Result<Vec<Task>> {
-        task::list(&self.conn)
+    /// Reads without changing anything. The caller holds the store lock, so no write is
+    /// half-visible.
+    pub fn read<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        query(&self.conn)
     }
 
     /// Runs `change` in a transaction; when keyed, first checks the key and then stores the
@@ -81,9 +67,10 @@ impl Store {
         Ok(Applied::Fresh(answer))
     }
 
-    /// Forgets every task and every idempotency key.
+    /// Forgets every record and every idempotency key, and restarts the change sequence.
     pub fn reset(&mut self) -> rusqlite::Result<()> {
-        self.conn
-            .execute_batch("DELETE FROM tasks; DELETE FROM idempotency;")
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(schema::RESET)?;
+        tx.commit()
     }
 }

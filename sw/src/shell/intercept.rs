@@ -1,7 +1,9 @@
 //! One intercepted mutation: send it with an Idempotency-Key, or keep it and answer 202.
 
+use super::queue::{Pushed, Queue};
 use super::worker::Worker;
 use super::{clients, js, net, replay};
+use crate::coalesce::{self, merge, Op};
 use crate::entry::{headers_to_store, Entry};
 use crate::error::Error;
 use crate::protocol::{self, Event};
@@ -65,9 +67,12 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
                 url,
                 headers: headers_to_store(header_pairs(&headers), worker.config.persist_authorization),
                 idempotency_key: key,
+                record: None,
                 credentials,
                 queued_at: js::now(),
-                attempts: 0,
+                // Offline, the request never left; otherwise it may have reached the server and
+                // only its answer been lost, so it counts as sent (and nothing merges into it).
+                attempts: u32::from(js::online()),
                 refusals: 0,
                 next_attempt_at: None,
                 last_status: None,
@@ -79,13 +84,14 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
     }
 }
 
-/// Queues the entry and answers 202 once it is committed, or 507 if storage failed.
+/// Queues the entry (merging it into a waiting one on the same record where it may) and answers
+/// 202 once that is committed, or 507 if storage failed.
 async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> Result<Response, Error> {
     let pushed = match worker.queue().await {
-        Ok(queue) => queue.push(&entry, body).await.map(|id| (queue, id)),
+        Ok(queue) => push(worker, &queue, &mut entry, body).await.map(|pushed| (queue, pushed)),
         Err(e) => Err(e),
     };
-    let (queue, id) = match pushed {
+    let (queue, pushed) = match pushed {
         Ok(pushed) => pushed,
         Err(e) => {
             let message = format!("offline-sync could not queue the request: {e}");
@@ -93,12 +99,62 @@ async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> 
             return net::json_response(507, &protocol::error_answer(&message));
         }
     };
-    entry.id = Some(id);
     let pending = queue.count().await.unwrap_or(1);
-    clients::broadcast(&Event::Queued { id, method: entry.method.clone(), url: entry.url.clone(), pending }).await;
+    let (method, url) = (entry.method.clone(), entry.url.clone());
+    let answer = match pushed {
+        Pushed::Added(id) => {
+            clients::broadcast(&Event::Queued { id, method, url, pending }).await;
+            protocol::queued_answer(id, pending)
+        }
+        Pushed::Merged(into) | Pushed::Cancelled(into) => {
+            let cancelled = matches!(pushed, Pushed::Cancelled(_));
+            worker.coalesced.set(worker.coalesced.get() + if cancelled { 2 } else { 1 });
+            clients::broadcast(&Event::Coalesced { into, method, url, cancelled, pending }).await;
+            protocol::coalesced_answer(into, cancelled, pending)
+        }
+    };
     worker.broadcast_status().await;
-    replay::request_background_sync(worker).await;
-    net::json_response(202, &protocol::queued_answer(id, pending))
+    if pending > 0 {
+        replay::request_background_sync(worker).await;
+    }
+    net::json_response(202, &answer)
+}
+
+/// Adds the entry, or merges it into the latest waiting entry on the same record.
+async fn push(worker: &Worker, queue: &Queue, entry: &mut Entry, body: Option<&ArrayBuffer>) -> Result<Pushed, Error> {
+    let path = entry.url.strip_prefix(&worker.origin).unwrap_or_default();
+    if !worker.config.coalesces(path) {
+        return queue.push(entry, body).await.map(Pushed::Added);
+    }
+    let bytes = body.map(|b| js_sys::Uint8Array::new(b).to_vec()).unwrap_or_default();
+    entry.record = coalesce::record_key(&worker.config.coalesce, &entry.method, path, &bytes);
+    let Some(key) = entry.record.clone() else {
+        return queue.push(entry, body).await.map(Pushed::Added);
+    };
+    let waiting = worker.latest_on(queue, &key).await;
+    // A replay may be sending the waiting entry right now: merge only while none runs. Checked in
+    // the same turn as the merge's transaction is created, so a replay that starts later reads
+    // the merged entry.
+    let pushed = match waiting {
+        Some(waiting) if !worker.syncing.get() => {
+            let new = Op { method: entry.method.clone(), unsent: true, body: bytes };
+            queue
+                .coalesce(entry, body, waiting, |w, w_body| {
+                    merge(&Op { method: w.method.clone(), unsent: w.attempts == 0, body: w_body }, &new)
+                })
+                .await?
+        }
+        _ => Pushed::Added(queue.push(entry, body).await?),
+    };
+    let mut records = worker.records.borrow_mut();
+    if let Some(records) = records.as_mut() {
+        match pushed {
+            Pushed::Added(id) => drop(records.insert(key, id)),
+            Pushed::Cancelled(_) => drop(records.remove(&key)),
+            Pushed::Merged(_) => {}
+        }
+    }
+    Ok(pushed)
 }
 
 fn header_pairs(headers: &Headers) -> Vec<(String, String)> {

@@ -8,6 +8,11 @@ pub fn scope() -> ServiceWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
+/// `navigator.onLine`: `false` means surely offline; `true` only that the network may be there.
+pub fn online() -> bool {
+    get(&get(&scope(), "navigator"), "onLine").as_bool().unwrap_or(true)
+}
+
 pub fn now() -> f64 {
     js_sys::Date::now()
 }

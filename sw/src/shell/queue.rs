@@ -5,6 +5,7 @@
 //! 2. adds store `dead` (key path `id`): entries given up on, under their queue id.
 
 use super::js;
+use crate::coalesce::Merge;
 use crate::dead_letter::DeadLetter;
 use crate::entry::{Entry, RecordError};
 use crate::error::Error;
@@ -28,6 +29,16 @@ const DEAD: &str = "dead";
 pub struct Stored {
     pub entry: Entry,
     pub body: Option<ArrayBuffer>,
+}
+
+/// What became of a mutation offered to `coalesce`.
+pub enum Pushed {
+    /// Queued as its own entry.
+    Added(u64),
+    /// Merged into this waiting entry.
+    Merged(u64),
+    /// It deleted what this waiting entry creates: both are gone.
+    Cancelled(u64),
 }
 
 /// What `next_after` found at a position in the queue.
@@ -88,8 +99,57 @@ impl Queue {
         let store = tx.object_store(QUEUE).map_err(storage)?;
         let key = store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?;
         tx.commit().await.map_err(storage)?;
-        let key = key.await.map_err(storage)?;
-        key.as_f64().map(|k| k as u64).ok_or_else(|| Error::Storage("the store returned a non-numeric key".into()))
+        numeric(key.await.map_err(storage)?)
+    }
+
+    /// The latest readable entry for each record key, for coalescing.
+    pub async fn records(&self) -> Result<Vec<(String, u64)>, Error> {
+        Ok(self.list().await?.into_iter().filter_map(|e| Some((e.record?, e.id?))).collect())
+    }
+
+    /// Queues `entry`, or merges it into `waiting` (the latest entry on the same record) as `decide`
+    /// says, all in one transaction.
+    pub async fn coalesce(
+        &self,
+        entry: &Entry,
+        body: Option<&ArrayBuffer>,
+        waiting: u64,
+        decide: impl FnOnce(&Entry, Vec<u8>) -> Merge,
+    ) -> Result<Pushed, Error> {
+        let tx = self.write(&[QUEUE])?;
+        let store = tx.object_store(QUEUE).map_err(storage)?;
+        let found: Option<JsValue> =
+            store.get::<JsValue, f64, _>(waiting as f64).primitive().map_err(storage)?.await.map_err(storage)?;
+        let current = found.and_then(|r| from_record(&r).ok()).filter(|s| s.entry.record == entry.record);
+        let outcome = match current {
+            None => Merge::Separate,
+            Some(ref stored) => decide(&stored.entry, stored.body.as_ref().map(|b| js_sys::Uint8Array::new(b).to_vec()).unwrap_or_default()),
+        };
+        let pushed = match (outcome, current) {
+            (Merge::Into { method, body: merged, take_new_headers }, Some(mut stored)) => {
+                stored.entry.method = method;
+                if take_new_headers {
+                    stored.entry.headers = entry.headers.clone();
+                    stored.entry.idempotency_key = entry.idempotency_key.clone();
+                }
+                let merged = (!merged.is_empty()).then(|| js_sys::Uint8Array::from(merged.as_slice()).buffer());
+                let record = to_record(&js::from_json(&stored.entry.to_json())?, merged.as_ref())?;
+                store.put(record).primitive().map_err(storage)?;
+                Pushed::Merged(waiting)
+            }
+            (Merge::Cancel, Some(_)) => {
+                store.delete(waiting as f64).primitive().map_err(storage)?;
+                Pushed::Cancelled(waiting)
+            }
+            _ => {
+                let record = to_record(&js::from_json(&entry.to_json())?, body)?;
+                let key = store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?;
+                tx.commit().await.map_err(storage)?;
+                return numeric(key.await.map_err(storage)?).map(Pushed::Added);
+            }
+        };
+        tx.commit().await.map_err(storage)?;
+        Ok(pushed)
     }
 
     /// Rewrites an entry in place (attempts, last status), keeping its id and so its place in line.
@@ -215,6 +275,10 @@ impl Queue {
             .build()
             .map_err(storage)
     }
+}
+
+fn numeric(key: JsValue) -> Result<u64, Error> {
+    key.as_f64().map(|k| k as u64).ok_or_else(|| Error::Storage("the store returned a non-numeric key".into()))
 }
 
 /// A record is the core's JSON as an object, plus `body` (an ArrayBuffer or null).

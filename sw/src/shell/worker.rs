@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::protocol::{Event, Status};
 use js_sys::Promise;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 pub struct Worker {
@@ -24,6 +25,10 @@ pub struct Worker {
     pub held: Cell<bool>,
     /// Headers the page handed over for replays (e.g. `Authorization`); never written to storage.
     pub replay_headers: RefCell<Vec<(String, String)>>,
+    /// Record key → the latest queued entry on it; read from the queue on first need.
+    pub records: RefCell<Option<HashMap<String, u64>>>,
+    /// Sends saved by coalescing since this worker started.
+    pub coalesced: Cell<u32>,
 }
 
 thread_local! {
@@ -43,6 +48,8 @@ impl Worker {
             rerun: Cell::new(false),
             held: Cell::new(false),
             replay_headers: RefCell::new(Vec::new()),
+            records: RefCell::new(None),
+            coalesced: Cell::new(0),
         });
         WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
         worker
@@ -77,7 +84,18 @@ impl Worker {
             last_error: self.last_error.borrow().clone(),
             dead_letters,
             auth_required: self.held.get(),
+            coalesced: self.coalesced.get(),
         }
+    }
+
+    /// The latest queued entry on `record`, from the map (read from the queue on first need).
+    pub async fn latest_on(&self, queue: &Queue, record: &str) -> Option<u64> {
+        if self.records.borrow().is_none() {
+            let known = queue.records().await.unwrap_or_default();
+            // Later entries come later in the list, so each record ends up with its latest.
+            *self.records.borrow_mut() = Some(known.into_iter().collect());
+        }
+        self.records.borrow().as_ref().and_then(|r| r.get(record).copied())
     }
 
     pub async fn broadcast_status(&self) {

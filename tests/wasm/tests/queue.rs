@@ -15,6 +15,7 @@ fn entry(n: u32) -> Entry {
         url: format!("https://app.example/api/tasks/{n}"),
         headers: vec![("idempotency-key".into(), format!("key-{n}")), ("content-type".into(), "application/octet-stream".into())],
         idempotency_key: format!("key-{n}"),
+        record: None,
         credentials: Some("same-origin".into()),
         queued_at: 1_000.0 + f64::from(n),
         attempts: 0,
@@ -174,7 +175,7 @@ async fn dead_letters_move_atomically_and_come_back_in_their_old_place() {
     assert_eq!(queue.dead_letters().await.unwrap(), vec![letter]);
 
     let revived = queue.revive(a).await.unwrap();
-    assert_eq!((revived.id, revived.attempts, revived.idempotency_key.as_str()), (Some(a), 0, "key-1"));
+    assert_eq!((revived.id, revived.attempts, revived.refusals, revived.idempotency_key.as_str()), (Some(a), 5, 0, "key-1"));
     assert_eq!((queue.count().await.unwrap(), queue.dead_count().await.unwrap()), (2, 0));
     let (id, found) = queue.next_after(None).await.unwrap().unwrap();
     assert_eq!(id, a, "a retried dead letter goes back before entries queued after it");

@@ -21,6 +21,7 @@ async fn a_sync_event_fails_while_the_server_is_unreachable_and_the_entry_stays_
         url: "http://127.0.0.1:9/api/unreachable".into(),
         headers: vec![("idempotency-key".into(), "k-unreachable".into())],
         idempotency_key: "k-unreachable".into(),
+        record: None,
         credentials: None,
         queued_at: js_sys::Date::now(),
         attempts: 0,

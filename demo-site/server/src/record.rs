@@ -1,0 +1,355 @@
+//! What every synced collection shares: the record envelope (id, timestamps, version, change
+//! sequence number, tombstone flag), its SQL, and the write rules — creates with client ids,
+//! full replaces, merge patches and soft deletes, each guarded by an optional `If-Match`.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{ApiError, Current};
+use crate::input::{self, Object};
+use crate::schema;
+
+/// The editable part of a record, one implementation per collection.
+pub trait Kind: Serialize + Sized + Send + Sync + 'static {
+    /// The table, which is also the URL segment under `/api/`.
+    const TABLE: &'static str;
+    /// What one record is called in error messages.
+    const NOUN: &'static str;
+    /// The editable columns, in the order of [`Kind::from_row`] and [`Kind::to_sql`].
+    const COLUMNS: &'static [&'static str];
+
+    /// Reads a full set of fields; absent or `null` fields take their defaults.
+    fn parse(input: &Object) -> Result<Self, ApiError>;
+
+    /// The fields as the target of a merge patch: [`Kind::parse`] must read it back unchanged.
+    fn to_object(&self) -> Object {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(object)) => object,
+            _ => Object::new(),
+        }
+    }
+
+    /// Rewrites a patch before it is merged (tasks turn `done` into `status`).
+    fn prepare_patch(&self, _patch: &mut Object) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// Reads the editable columns, the first at index `first`.
+    fn from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<Self>;
+
+    fn to_sql(&self) -> Vec<SqlValue>;
+}
+
+/// One record as the API shows it: `id` first, then the editable fields, then the sync
+/// metadata. A deleted record stays as a tombstone so that pull sync can report it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record<K> {
+    pub id: String,
+    #[serde(flatten)]
+    pub fields: K,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// 1 on create, +1 on every change.
+    pub version: i64,
+    /// The server-wide change sequence number of the last change.
+    pub seq: i64,
+    pub deleted: bool,
+}
+
+impl<K: Kind> Record<K> {
+    pub fn current(&self) -> Current {
+        Current {
+            record: serde_json::to_value(self).unwrap_or(Value::Null),
+            version: self.version,
+        }
+    }
+
+    /// Counts a change made at `now`: a new version and a new place in the change sequence.
+    fn touch(&mut self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
+        self.version += 1;
+        self.updated_at = now;
+        self.seq = schema::next_seq(conn)?;
+        Ok(())
+    }
+}
+
+/// An `If-Match` header: `*`, or versions written as plain or quoted (ETag-style) integers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IfMatch {
+    Any,
+    Versions(Vec<i64>),
+}
+
+impl IfMatch {
+    /// Parses the header values (a request may repeat the header); `None` if malformed.
+    pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Self> {
+        let mut versions = Vec::new();
+        for value in values {
+            for tag in value.split(',').map(str::trim) {
+                if tag == "*" {
+                    return Some(Self::Any);
+                }
+                let tag = tag.strip_prefix("W/").unwrap_or(tag);
+                let tag = tag
+                    .strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .unwrap_or(tag);
+                if tag.is_empty() || !tag.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                versions.push(tag.parse().ok()?);
+            }
+        }
+        (!versions.is_empty()).then_some(Self::Versions(versions))
+    }
+
+    fn matches(&self, version: i64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Versions(versions) => versions.contains(&version),
+        }
+    }
+}
+
+/// What a write was given besides its URL.
+pub struct Change<'a> {
+    pub body: &'a [u8],
+    pub now: i64,
+    pub if_match: Option<&'a IfMatch>,
+}
+
+const META: [&str; 5] = ["created_at", "updated_at", "version", "seq", "deleted"];
+
+fn columns<K: Kind>() -> String {
+    std::iter::once("id")
+        .chain(K::COLUMNS.iter().copied())
+        .chain(META)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn from_row<K: Kind>(row: &Row<'_>) -> rusqlite::Result<Record<K>> {
+    let n = K::COLUMNS.len();
+    Ok(Record {
+        id: row.get(0)?,
+        fields: K::from_row(row, 1)?,
+        created_at: row.get(n + 1)?,
+        updated_at: row.get(n + 2)?,
+        version: row.get(n + 3)?,
+        seq: row.get(n + 4)?,
+        deleted: row.get(n + 5)?,
+    })
+}
+
+fn select<K: Kind>(conn: &Connection, id: &str) -> rusqlite::Result<Option<Record<K>>> {
+    conn.query_row(
+        &format!("SELECT {} FROM {} WHERE id = ?1", columns::<K>(), K::TABLE),
+        [id],
+        from_row,
+    )
+    .optional()
+}
+
+/// Inserts or overwrites the whole row.
+fn save<K: Kind>(conn: &Connection, record: &Record<K>) -> rusqlite::Result<()> {
+    let mut values = vec![SqlValue::Text(record.id.clone())];
+    values.extend(record.fields.to_sql());
+    values.extend([
+        SqlValue::Integer(record.created_at),
+        SqlValue::Integer(record.updated_at),
+        SqlValue::Integer(record.version),
+        SqlValue::Integer(record.seq),
+        SqlValue::Integer(record.deleted.into()),
+    ]);
+    let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("?{i}")).collect();
+    let updates: Vec<String> = K::COLUMNS
+        .iter()
+        .chain(&META)
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    conn.execute(
+        &format!(
+            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}",
+            K::TABLE,
+            columns::<K>(),
+            placeholders.join(", "),
+            updates.join(", ")
+        ),
+        params_from_iter(values),
+    )?;
+    Ok(())
+}
+
+/// Live records, oldest first.
+pub fn list<K: Kind>(conn: &Connection) -> rusqlite::Result<Vec<Record<K>>> {
+    let mut statement = conn.prepare(&format!(
+        "SELECT {} FROM {} WHERE deleted = 0 ORDER BY created_at, id",
+        columns::<K>(),
+        K::TABLE
+    ))?;
+    statement.query_map([], from_row)?.collect()
+}
+
+/// Up to `limit` records (tombstones included) changed after `since`, in change order, and
+/// whether more follow.
+pub fn changes<K: Kind>(
+    conn: &Connection,
+    since: i64,
+    limit: usize,
+) -> rusqlite::Result<(Vec<Record<K>>, bool)> {
+    let mut statement = conn.prepare(&format!(
+        "SELECT {} FROM {} WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        columns::<K>(),
+        K::TABLE
+    ))?;
+    let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+    let mut records: Vec<Record<K>> = statement
+        .query_map(rusqlite::params![since, fetch], from_row)?
+        .collect::<Result<_, _>>()?;
+    let more = records.len() > limit;
+    records.truncate(limit);
+    Ok((records, more))
+}
+
+/// A body's `id` may repeat the URL's, never contradict it.
+fn check_id(body: &Object, id: &str) -> Result<(), ApiError> {
+    match body.get("id") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(given)) if given == id => Ok(()),
+        Some(_) => Err(ApiError::BadRequest("id does not match the URL".into())),
+    }
+}
+
+/// The live record a write may change: 404 when missing or deleted, 409 when `If-Match`
+/// names another version.
+fn writable<K: Kind>(
+    conn: &Connection,
+    id: &str,
+    if_match: Option<&IfMatch>,
+) -> Result<Record<K>, ApiError> {
+    let record = select::<K>(conn, id)?.ok_or(ApiError::NotFound)?;
+    if record.deleted {
+        return Err(ApiError::Deleted {
+            noun: K::NOUN,
+            id: record.id.clone(),
+            current: record.current(),
+        });
+    }
+    if if_match.is_some_and(|expected| !expected.matches(record.version)) {
+        return Err(ApiError::VersionConflict(record.current()));
+    }
+    Ok(record)
+}
+
+/// `POST`: the client may choose the id (offline clients do, so that a queued create and
+/// the later server copy are the same record).
+pub fn create<K: Kind>(conn: &Connection, change: &Change<'_>) -> Result<Record<K>, ApiError> {
+    let body = input::object(change.body)?;
+    let id = match body.get("id") {
+        None | Some(Value::Null) => uuid::Uuid::new_v4().to_string(),
+        Some(Value::String(id)) if id.trim().is_empty() => {
+            return Err(ApiError::BadRequest("id must not be empty".into()));
+        }
+        Some(Value::String(id)) => id.clone(),
+        Some(_) => return Err(ApiError::BadRequest("id must be a string".into())),
+    };
+    let fields = K::parse(&body)?;
+    if let Some(existing) = select::<K>(conn, &id)? {
+        return Err(ApiError::Duplicate {
+            noun: K::NOUN,
+            id,
+            current: existing.current(),
+        });
+    }
+    let record = Record {
+        id,
+        fields,
+        created_at: change.now,
+        updated_at: change.now,
+        version: 1,
+        seq: schema::next_seq(conn)?,
+        deleted: false,
+    };
+    save(conn, &record)?;
+    Ok(record)
+}
+
+/// `PUT`: every editable field is replaced; those not given go back to their defaults.
+pub fn replace<K: Kind>(
+    conn: &Connection,
+    id: &str,
+    change: &Change<'_>,
+) -> Result<Record<K>, ApiError> {
+    let body = input::object(change.body)?;
+    check_id(&body, id)?;
+    let fields = K::parse(&body)?;
+    let mut record = writable::<K>(conn, id, change.if_match)?;
+    record.fields = fields;
+    record.touch(conn, change.now)?;
+    save(conn, &record)?;
+    Ok(record)
+}
+
+/// `PATCH`: a JSON Merge Patch over the editable fields; `null` resets a field to its default.
+pub fn patch<K: Kind>(
+    conn: &Connection,
+    id: &str,
+    change: &Change<'_>,
+) -> Result<Record<K>, ApiError> {
+    let mut patch = input::object(change.body)?;
+    check_id(&patch, id)?;
+    patch.remove("id");
+    let mut record = writable::<K>(conn, id, change.if_match)?;
+    record.fields.prepare_patch(&mut patch)?;
+    let mut merged = Value::Object(record.fields.to_object());
+    input::merge_patch(&mut merged, &Value::Object(patch));
+    let Value::Object(merged) = merged else {
+        return Err(ApiError::BadRequest("body must be a JSON object".into()));
+    };
+    record.fields = K::parse(&merged)?;
+    record.touch(conn, change.now)?;
+    save(conn, &record)?;
+    Ok(record)
+}
+
+/// `DELETE`: the record becomes a tombstone, kept so that pull sync reports the deletion.
+pub fn delete<K: Kind>(
+    conn: &Connection,
+    id: &str,
+    change: &Change<'_>,
+) -> Result<Record<K>, ApiError> {
+    let mut record = writable::<K>(conn, id, change.if_match)?;
+    record.deleted = true;
+    record.touch(conn, change.now)?;
+    save(conn, &record)?;
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IfMatch;
+
+    #[test]
+    fn if_match_takes_plain_quoted_weak_and_listed_versions() {
+        let parse = |v: &str| IfMatch::parse([v]);
+        assert_eq!(parse("3"), Some(IfMatch::Versions(vec![3])));
+        assert_eq!(parse("\"3\""), Some(IfMatch::Versions(vec![3])));
+        assert_eq!(parse("W/\"3\""), Some(IfMatch::Versions(vec![3])));
+        assert_eq!(parse("\"3\", \"4\""), Some(IfMatch::Versions(vec![3, 4])));
+        assert_eq!(parse("*"), Some(IfMatch::Any));
+        for bad in [
+            "",
+            "x",
+            "-1",
+            "\"\"",
+            "3.0",
+            "\"abc\"",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+    }
+}

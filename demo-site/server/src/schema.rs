@@ -1,0 +1,154 @@
+//! The SQLite schema and its upgrades, and the change sequence.
+//!
+//! Upgrades only add: a table or column that is missing is created (`ADD COLUMN` with a
+//! default), so a database file written by an older server opens as it is. A fresh database
+//! takes the same path: the first `tasks` table is created, then upgraded like an old one.
+
+use rusqlite::{Connection, Transaction};
+
+/// Tables as the first server created them, plus the tables added since.
+const TABLES: &str = "
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS projects (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    body_sha256 TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    content_type TEXT,
+    response BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+-- One row: the last change sequence number handed out, across all collections.
+CREATE TABLE IF NOT EXISTS sync_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO sync_state (id, seq) VALUES (1, 0);
+";
+
+/// Sync metadata every collection has; `seq = 0` marks a row from before sync existed.
+const SYNC_COLUMNS: [(&str, &str); 3] = [
+    ("version", "INTEGER NOT NULL DEFAULT 1"),
+    ("seq", "INTEGER NOT NULL DEFAULT 0"),
+    ("deleted", "INTEGER NOT NULL DEFAULT 0"),
+];
+
+const TASK_COLUMNS: [(&str, &str); 6] = [
+    ("description", "TEXT NOT NULL DEFAULT ''"),
+    ("status", "TEXT NOT NULL DEFAULT 'todo'"),
+    ("due_date", "TEXT"),
+    ("priority", "TEXT NOT NULL DEFAULT 'medium'"),
+    ("tags", "TEXT NOT NULL DEFAULT '[]'"),
+    ("project_id", "TEXT"),
+];
+
+const PROJECT_COLUMNS: [(&str, &str); 1] = [("color", "TEXT NOT NULL DEFAULT '#3b82f6'")];
+
+const IDEMPOTENCY_COLUMNS: [(&str, &str); 1] = [("etag", "TEXT")];
+
+const SYNCED: [&str; 2] = ["tasks", "projects"];
+
+/// Creates whatever is missing, in one transaction.
+pub fn upgrade(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(TABLES)?;
+    let added = add_columns(&tx, "tasks", &TASK_COLUMNS)?;
+    if added.contains(&"status") {
+        // Older rows only knew `done`.
+        tx.execute("UPDATE tasks SET status = 'done' WHERE done != 0", [])?;
+    }
+    add_columns(&tx, "projects", &PROJECT_COLUMNS)?;
+    add_columns(&tx, "idempotency", &IDEMPOTENCY_COLUMNS)?;
+    for table in SYNCED {
+        add_columns(&tx, table, &SYNC_COLUMNS)?;
+        tx.execute_batch(&format!(
+            "CREATE INDEX IF NOT EXISTS {table}_seq ON {table} (seq);"
+        ))?;
+    }
+    for table in SYNCED {
+        // Never hand out a number already used, even if the counter row was lost.
+        tx.execute(
+            &format!(
+                "UPDATE sync_state SET seq = MAX(seq, (SELECT COALESCE(MAX(seq), 0) FROM {table}))"
+            ),
+            [],
+        )?;
+    }
+    for table in SYNCED {
+        number_unsequenced(&tx, table)?;
+    }
+    tx.commit()
+}
+
+/// Adds each missing column; returns the names added.
+fn add_columns<'c>(
+    tx: &Transaction<'_>,
+    table: &str,
+    columns: &[(&'c str, &str)],
+) -> rusqlite::Result<Vec<&'c str>> {
+    let existing: Vec<String> = tx
+        .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut added = Vec::new();
+    for &(name, definition) in columns {
+        if !existing.iter().any(|e| e.eq_ignore_ascii_case(name)) {
+            tx.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {name} {definition};"
+            ))?;
+            added.push(name);
+        }
+    }
+    Ok(added)
+}
+
+/// Gives rows from before sync a place in the change sequence, oldest first, so that a pull
+/// from the beginning sees them.
+fn number_unsequenced(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<()> {
+    let ids: Vec<String> = tx
+        .prepare(&format!(
+            "SELECT id FROM {table} WHERE seq = 0 ORDER BY created_at, id"
+        ))?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in ids {
+        let seq = next_seq(tx)?;
+        tx.execute(
+            &format!("UPDATE {table} SET seq = ?1 WHERE id = ?2"),
+            rusqlite::params![seq, id],
+        )?;
+    }
+    Ok(())
+}
+
+/// The next change sequence number. Call it inside the transaction that makes the change:
+/// the number and the change then commit (or roll back) together, and a reader holding the
+/// store lock never sees a number whose change is not there yet.
+pub fn next_seq(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "UPDATE sync_state SET seq = seq + 1 WHERE id = 1 RETURNING seq",
+        [],
+        |row| row.get(0),
+    )
+}
+
+/// Empties every collection and restarts the sequence (for `/_test/reset`).
+pub const RESET: &str = "
+DELETE FROM tasks;
+DELETE FROM projects;
+DELETE FROM idempotency;
+UPDATE sync_state SET seq = 0;
+";
