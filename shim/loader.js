@@ -1,5 +1,5 @@
 // offline-sync's worker loader: the body of dist/offline-sync.js, after wasm-bindgen's glue.
-// The wasm is inlined (OFFLINE_SYNC_WASM) so that it is instantiated synchronously: the listeners
+// The wasm is inlined (OFFLINE_SYNC_WASM, one character per byte) so that it is instantiated synchronously: the listeners
 // below are added during the first evaluation, as browsers require, and every decision is Rust's
 // from the very first event on. Inlined, it is also stored with the worker script, so a worker that
 // starts while offline has it.
@@ -9,9 +9,8 @@ if (self.__offlineSyncStarted) {
   self.__offlineSyncStarted = true;
   let rust = null;
   try {
-    const text = atob(OFFLINE_SYNC_WASM);
-    const bytes = new Uint8Array(text.length);
-    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    const bytes = new Uint8Array(OFFLINE_SYNC_WASM.length);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = OFFLINE_SYNC_WASM.charCodeAt(i);
     wasm_bindgen.initSync({ module: bytes });
     wasm_bindgen.start(self.offlineSync);
     rust = wasm_bindgen;

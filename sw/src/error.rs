@@ -24,7 +24,7 @@ impl fmt::Display for Error {
             Error::Network(m) => write!(f, "network error: {m}"),
             Error::Record(RecordError(m)) => f.write_str(m),
             Error::Browser(m) => write!(f, "browser error: {m}"),
-            Error::Deferred(at) => write!(f, "the next entry waits until {at} (ms since the epoch)"),
+            Error::Deferred(at) => write!(f, "the next entry waits until {} (ms since the epoch)", *at as u64),
         }
     }
 }
