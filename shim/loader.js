@@ -19,9 +19,18 @@ if (self.__offlineSyncStarted) {
     console.error('offline-sync: could not start; requests go to the network unprotected.', error);
   }
   if (rust) {
-    self.addEventListener('fetch', (event) => {
-      if (rust.intercepts(event.request)) event.respondWith(rust.handleFetch(event.request));
+    // For an app's own worker code: `offlineSyncWorker.handle(request)` protects a mutation it
+    // chooses (from its own fetch handler, with the option fetchListener: false), `replay()`.
+    self.offlineSyncWorker = Object.freeze({
+      handle: (request) => rust.handle(request),
+      intercepts: (request) => rust.intercepts(request),
+      replay: () => rust.replay(),
     });
+    if (rust.listensForFetch()) {
+      self.addEventListener('fetch', (event) => {
+        if (rust.intercepts(event.request)) event.respondWith(rust.handleFetch(event.request));
+      });
+    }
     self.addEventListener('sync', (event) => {
       const done = rust.handleSync(event.tag);
       if (done) event.waitUntil(done);

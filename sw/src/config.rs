@@ -5,7 +5,7 @@
 use serde_json::Value;
 use std::fmt;
 
-const KNOWN: [&str; 8] = [
+const KNOWN: [&str; 11] = [
     "prefix",
     "methods",
     "maxRetentionTime",
@@ -14,6 +14,9 @@ const KNOWN: [&str; 8] = [
     "maxAttempts",
     "persistAuthorization",
     "coalesce",
+    "queueFirst",
+    "fetchListener",
+    "debug",
 ];
 
 /// Stands for "every intercepted prefix" until the options are all read.
@@ -40,6 +43,12 @@ pub struct Config {
     pub persist_authorization: bool,
     /// Path prefixes under which queued operations on one record merge while they wait.
     pub coalesce: Vec<String>,
+    /// Write every mutation to the queue before sending it, not only when the network fails.
+    pub queue_first: bool,
+    /// Add the worker's own `fetch` listener; off, the app's handler calls `handle()` itself.
+    pub fetch_listener: bool,
+    /// Log each decision to the console, like Workbox's development logs.
+    pub debug: bool,
 }
 
 impl Default for Config {
@@ -53,6 +62,9 @@ impl Default for Config {
             max_attempts: 5,
             persist_authorization: false,
             coalesce: vec!["/api/".to_owned()],
+            queue_first: false,
+            fetch_listener: true,
+            debug: false,
         }
     }
 }
@@ -146,6 +158,9 @@ impl Config {
                 u32::try_from(n).map(|n| self.max_attempts = n).map_err(|_| "is too large".to_owned())
             }),
             "persistAuthorization" => parse_bool(&raw).map(|b| self.persist_authorization = b),
+            "queueFirst" => parse_bool(&raw).map(|b| self.queue_first = b),
+            "fetchListener" => parse_bool(&raw).map(|b| self.fetch_listener = b),
+            "debug" => parse_bool(&raw).map(|b| self.debug = b),
             // `true` follows the prefixes (applied once all options are read), `false` turns it off.
             "coalesce" => match parse_bool(&raw) {
                 Ok(on) => {
@@ -316,6 +331,17 @@ mod tests {
         assert_eq!(c.max_attempts, 5);
         assert!(!c.persist_authorization);
         assert_eq!(c.coalesce, ["/api/"]);
+    }
+
+    #[test]
+    fn integration_options_are_switches() {
+        let d = Config::default();
+        assert_eq!((d.queue_first, d.fetch_listener, d.debug), (false, true, false));
+        let (c, e) = Config::from_query("queueFirst=true&fetchListener=false&debug=1");
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!((c.queue_first, c.fetch_listener, c.debug), (true, false, true));
+        let (c, e) = Config::from_json(&json!({"queueFirst": "yes"}));
+        assert_eq!((c.queue_first, e[0].option.as_str()), (false, "queueFirst"));
     }
 
     #[test]

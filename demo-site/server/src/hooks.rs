@@ -60,6 +60,9 @@ pub struct Faults {
     pub fail503_rate: f64,
     /// The generator's state; the same seed gives the same faults in the same order.
     pub seed: u64,
+    /// While set, every mutation is held this many ms before it is applied (a slow network:
+    /// time for a test to kill the worker mid-request).
+    pub delay_ms: u64,
 }
 
 impl Default for Faults {
@@ -72,6 +75,7 @@ impl Default for Faults {
             drop_rate: 0.0,
             fail503_rate: 0.0,
             seed: 1,
+            delay_ms: 0,
         }
     }
 }
@@ -124,6 +128,10 @@ impl TestHooks {
         let mut journal = lock(&self.journal);
         let at = journal.entries.partition_point(|e| e.seq < entry.seq);
         journal.entries.insert(at, entry);
+    }
+
+    pub fn request_delay(&self) -> u64 {
+        lock(&self.faults).delay_ms
     }
 
     /// Uses up the next pending fault, if any. `authorization` is the request's header.

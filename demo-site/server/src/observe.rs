@@ -46,6 +46,12 @@ pub async fn observe(
             .map(|b| BASE64.encode(b))
             .unwrap_or_default(),
     );
+    let delay = if is_mutating(&parts.method) { app.hooks.request_delay() } else { 0 };
+    if delay > 0 {
+        // A slow network: the request is held before it is applied. A client that gives up
+        // meanwhile (its connection closes) cancels it, as with a real server.
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let fault = match body {
         Some(_) if is_mutating(&parts.method) => {
             let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());

@@ -191,7 +191,7 @@ fn reset_clears_everything() {
     assert_eq!(tasks(addr), Vec::<Value>::new());
     assert_eq!(
         get(addr, "/_test/faults").json(),
-        json!({"dropAfterApply":0,"fail503":0,"retryAfter":1,"requireAuth":null,"dropRate":0.0,"fail503Rate":0.0,"seed":1})
+        json!({"dropAfterApply":0,"fail503":0,"retryAfter":1,"requireAuth":null,"dropRate":0.0,"fail503Rate":0.0,"seed":1,"delayMs":0})
     );
     assert_eq!(
         log_outcomes(addr),

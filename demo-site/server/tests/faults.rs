@@ -91,7 +91,7 @@ fn fail503_rejects_without_applying() {
     );
     assert_eq!(
         armed.json(),
-        json!({"dropAfterApply":0,"fail503":2,"retryAfter":7,"requireAuth":null,"dropRate":0.0,"fail503Rate":0.0,"seed":1})
+        json!({"dropAfterApply":0,"fail503":2,"retryAfter":7,"requireAuth":null,"dropRate":0.0,"fail503Rate":0.0,"seed":1,"delayMs":0})
     );
 
     let first = call(

@@ -2,7 +2,7 @@
 
 use super::worker::Worker;
 use super::{clients, intercept, js, replay};
-use crate::config::Config;
+use crate::config::{Config, MUTATING_METHODS};
 use crate::protocol::{parse_request, Event, PendingEntry, Request as PageRequest};
 use std::rc::Rc;
 use js_sys::Promise;
@@ -52,6 +52,32 @@ pub fn intercepts(request: &Request) -> bool {
 #[wasm_bindgen(js_name = handleFetch)]
 pub fn handle_fetch(request: Request) -> Promise {
     future_to_promise(async move { intercept::handle(Worker::current(), request).await.map(JsValue::from) })
+}
+
+/// For an app's own fetch handler: protects any same-origin mutation it hands over, whatever its
+/// path; anything else is simply fetched.
+#[wasm_bindgen]
+pub fn handle(request: Request) -> Promise {
+    let worker = Worker::current();
+    let mutation = MUTATING_METHODS.iter().any(|m| m.eq_ignore_ascii_case(&request.method()));
+    let same_origin = request.url().strip_prefix(&worker.origin).is_some_and(|rest| rest.starts_with('/'));
+    if mutation && same_origin {
+        handle_fetch(request)
+    } else {
+        js::scope().fetch_with_request(&request)
+    }
+}
+
+/// Whether the loader adds the worker's own `fetch` listener (option `fetchListener`).
+#[wasm_bindgen(js_name = listensForFetch)]
+pub fn listens_for_fetch() -> bool {
+    Worker::current().config.fetch_listener
+}
+
+/// Starts a replay, for an app's own worker code (e.g. on its own schedule).
+#[wasm_bindgen]
+pub fn replay() -> Promise {
+    replay::trigger(&Worker::current())
 }
 
 /// The `sync` event's promise, or `None` when the tag belongs to someone else.

@@ -3,7 +3,7 @@
 
 use super::queue::{Found, Queue, Stored};
 use super::worker::Worker;
-use super::{clients, js, net};
+use super::{js, net};
 use crate::dead_letter::{DeadLetter, ANSWER_LIMIT};
 use crate::error::Error;
 use crate::outcome::{settle, Attempt, Next};
@@ -94,6 +94,10 @@ async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> 
     let mut network_failures = 0;
     while !worker.held.get() {
         let Some((id, found)) = queue.next_after(after).await? else { break };
+        if worker.in_flight.borrow().contains(&id) {
+            // Its own request is under way (queue-first); that request replays the rest after it.
+            break;
+        }
         let mut stored = match found {
             Found::Entry(stored) => stored,
             Found::Unreadable(bad, raw) => {
@@ -108,7 +112,7 @@ async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> 
         if stored.entry.is_expired(js::now(), worker.config.max_retention_ms) {
             queue.remove(id).await?;
             let e = &stored.entry;
-            clients::broadcast(&Event::Expired { id, method: e.method.clone(), url: e.url.clone(), queued_at: e.queued_at }).await;
+            worker.tell(&Event::Expired { id, method: e.method.clone(), url: e.url.clone(), queued_at: e.queued_at }).await;
             worker.broadcast_status().await;
             after = Some(id);
             continue;
@@ -142,7 +146,7 @@ async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> 
                     None => Vec::new(),
                 };
                 let status = response.as_ref().map_or(0, Response::status);
-                clients::broadcast(&Event::replayed(&stored.entry, status, &body)).await;
+                worker.tell(&Event::replayed(&stored.entry, status, &body)).await;
                 worker.broadcast_status().await;
                 after = Some(id);
             }
@@ -151,7 +155,7 @@ async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> 
                 queue.update(&stored).await?;
                 last_error = Some(problem(&stored));
                 if response.is_some() {
-                    clients::broadcast(&Event::failed(&stored.entry)).await;
+                    worker.tell(&Event::failed(&stored.entry)).await;
                 } else if network_failures >= NETWORK_FAILURES_TO_STOP {
                     return Err(Error::Network(stored.entry.last_error.clone().unwrap_or_default()));
                 }
@@ -162,7 +166,7 @@ async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> 
                 last_error = Some(problem(&stored));
                 let e = &stored.entry;
                 let status = e.last_status.unwrap_or_default();
-                clients::broadcast(&Event::AuthRequired { id, method: e.method.clone(), url: e.url.clone(), status }).await;
+                worker.tell(&Event::AuthRequired { id, method: e.method.clone(), url: e.url.clone(), status }).await;
             }
             Next::DeadLetter(reason) => {
                 let answer = match &response {
@@ -195,7 +199,7 @@ fn problem(stored: &Stored) -> String {
 async fn announce_dead_letter(worker: &Worker, letter: &DeadLetter) {
     let view = letter.view();
     let event = Event::DeadLettered { id: view.id, method: view.method, url: view.url, status: view.status, reason: view.reason };
-    clients::broadcast(&event).await;
+    worker.tell(&event).await;
     worker.broadcast_status().await;
 }
 

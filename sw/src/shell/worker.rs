@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::protocol::{Event, Status};
 use js_sys::Promise;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 pub struct Worker {
@@ -29,6 +29,8 @@ pub struct Worker {
     pub records: RefCell<Option<HashMap<String, u64>>>,
     /// Sends saved by coalescing since this worker started.
     pub coalesced: Cell<u32>,
+    /// Queue-first entries whose own request is under way: a replay must not send them too.
+    pub in_flight: RefCell<HashSet<u64>>,
 }
 
 thread_local! {
@@ -50,6 +52,7 @@ impl Worker {
             replay_headers: RefCell::new(Vec::new()),
             records: RefCell::new(None),
             coalesced: Cell::new(0),
+            in_flight: RefCell::new(HashSet::new()),
         });
         WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
         worker
@@ -96,6 +99,21 @@ impl Worker {
             *self.records.borrow_mut() = Some(known.into_iter().collect());
         }
         self.records.borrow().as_ref().and_then(|r| r.get(record).copied())
+    }
+
+    /// Tells every page what happened to an entry (and the console too, with `debug`).
+    pub async fn tell(&self, event: &Event) {
+        if self.config.debug {
+            web_sys::console::log_1(&format!("offline-sync: {}", event.to_json()).into());
+        }
+        clients::broadcast(event).await;
+    }
+
+    /// A decision worth a line in the console with `debug` on.
+    pub fn debug(&self, line: impl FnOnce() -> String) {
+        if self.config.debug {
+            web_sys::console::log_1(&format!("offline-sync: {}", line()).into());
+        }
     }
 
     pub async fn broadcast_status(&self) {
