@@ -81,6 +81,10 @@ build() {
     printf '})();\n'
   } > dist/offline-sync.js
   cp shim/sw.js shim/client.js shim/client.d.ts dist/
+  ensure_npm demo-site
+  cp shim/dexie.js shim/dexie.d.ts shim/react.js shim/react.d.ts shim/vue.js shim/vue.d.ts dist/
+  mkdir -p dist/vendor
+  cp demo-site/node_modules/dexie/dist/dexie.mjs demo-site/node_modules/dexie/dist/dexie.mjs.map dist/vendor/
   local raw gz
   raw=$(stat -c %s "$out/offline_sync.opt.wasm")
   gz=$(cat dist/sw.js dist/offline-sync.js | gzip -9 | wc -c)
@@ -114,6 +118,9 @@ test_all() {
   (cd tests/wasm && CHROMEDRIVER=$(command -v chromedriver) cargo test --target "$WASM_TARGET")
   say "tests inside a service worker (headless Firefox ESR)"
   (cd tests/wasm && GECKODRIVER=$(command -v geckodriver) cargo test --target "$WASM_TARGET")
+  ensure_npm tests/shim
+  say "page-side adapter and bindings (vitest, in Node: Dexie over fake-indexeddb, React, Vue)"
+  (cd tests/shim && node_modules/.bin/vitest run)
   say "end-to-end tests (headless Chromium)"
   node --test --test-concurrency=1 tests/e2e/
   say "end-to-end tests (headless Firefox ESR, no Background Sync)"

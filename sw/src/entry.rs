@@ -78,6 +78,18 @@ pub fn headers_to_store(headers: Vec<(String, String)>, persist_authorization: b
     headers.into_iter().filter(|(name, _)| !CREDENTIAL_HEADERS.iter().any(|c| name.eq_ignore_ascii_case(c))).collect()
 }
 
+/// Whether a body of this content type is text, kept as text so DevTools shows it readably.
+pub fn is_text(content_type: Option<&str>) -> bool {
+    let Some(essence) = content_type.and_then(|c| c.split(';').next()) else { return false };
+    let essence = essence.trim().to_ascii_lowercase();
+    essence.starts_with("text/")
+        || essence == "application/json"
+        || essence.ends_with("+json")
+        || essence == "application/x-www-form-urlencoded"
+        || essence == "application/xml"
+        || essence.ends_with("+xml")
+}
+
 /// The value of a header, matched without regard to case as HTTP requires.
 pub fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
     headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
@@ -151,6 +163,17 @@ mod tests {
         let kept = headers_to_store(headers.clone(), false);
         assert_eq!(kept, vec![("content-type".to_owned(), "text/plain".to_owned())]);
         assert_eq!(headers_to_store(headers.clone(), true), headers);
+    }
+
+    #[test]
+    fn text_bodies_are_told_by_their_content_type() {
+        for text in ["application/json", "text/plain;charset=UTF-8", "Application/JSON; charset=utf-8", "application/merge-patch+json", "application/x-www-form-urlencoded", "image/svg+xml"] {
+            assert!(is_text(Some(text)), "{text}");
+        }
+        for bytes in ["application/octet-stream", "multipart/form-data; boundary=x", "image/png", ""] {
+            assert!(!is_text(Some(bytes)), "{bytes}");
+        }
+        assert!(!is_text(None));
     }
 
     #[test]

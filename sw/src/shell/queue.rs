@@ -7,7 +7,7 @@
 use super::js;
 use crate::coalesce::Merge;
 use crate::dead_letter::DeadLetter;
-use crate::entry::{Entry, RecordError};
+use crate::entry::{header, is_text, Entry, RecordError};
 use crate::error::Error;
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
@@ -94,7 +94,7 @@ impl Queue {
 
     /// Appends a mutation; resolves with its id only once the transaction is durably committed.
     pub async fn push(&self, entry: &Entry, body: Option<&ArrayBuffer>) -> Result<u64, Error> {
-        let record = to_record(&js::from_json(&entry.to_json())?, body)?;
+        let record = to_record(&entry.to_json(), Some(entry), body)?;
         let tx = self.write(&[QUEUE])?;
         let store = tx.object_store(QUEUE).map_err(storage)?;
         let key = store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?;
@@ -133,7 +133,7 @@ impl Queue {
                     stored.entry.idempotency_key = entry.idempotency_key.clone();
                 }
                 let merged = (!merged.is_empty()).then(|| js_sys::Uint8Array::from(merged.as_slice()).buffer());
-                let record = to_record(&js::from_json(&stored.entry.to_json())?, merged.as_ref())?;
+                let record = to_record(&stored.entry.to_json(), Some(&stored.entry), merged.as_ref())?;
                 store.put(record).primitive().map_err(storage)?;
                 Pushed::Merged(waiting)
             }
@@ -142,7 +142,7 @@ impl Queue {
                 Pushed::Cancelled(waiting)
             }
             _ => {
-                let record = to_record(&js::from_json(&entry.to_json())?, body)?;
+                let record = to_record(&entry.to_json(), Some(entry), body)?;
                 let key = store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?;
                 tx.commit().await.map_err(storage)?;
                 return numeric(key.await.map_err(storage)?).map(Pushed::Added);
@@ -154,7 +154,7 @@ impl Queue {
 
     /// Rewrites an entry in place (attempts, last status), keeping its id and so its place in line.
     pub async fn update(&self, stored: &Stored) -> Result<(), Error> {
-        let record = to_record(&js::from_json(&stored.entry.to_json())?, stored.body.as_ref())?;
+        let record = to_record(&stored.entry.to_json(), Some(&stored.entry), stored.body.as_ref())?;
         let tx = self.write(&[QUEUE])?;
         tx.object_store(QUEUE).map_err(storage)?.put(record).primitive().map_err(storage)?;
         tx.commit().await.map_err(storage)
@@ -206,7 +206,7 @@ impl Queue {
     /// Moves a queue record to the dead letters, in one transaction: it is never in both or neither.
     /// `raw` is kept beside an unreadable record, so a person can still see what it held.
     pub async fn bury(&self, letter: &DeadLetter, body: Option<&ArrayBuffer>, raw: Option<&JsValue>) -> Result<(), Error> {
-        let record = to_record(&js::from_json(&letter.to_json())?, body)?;
+        let record = to_record(&letter.to_json(), letter.entry.as_ref(), body)?;
         if let Some(raw) = raw {
             js::set(&record, "raw", raw)?;
         }
@@ -234,8 +234,8 @@ impl Queue {
         let entry = letter
             .revived()
             .ok_or_else(|| Error::Record(RecordError(format!("dead letter {id} was an unreadable record; discard it"))))?;
-        let body = js::get(&record, "body").dyn_into::<ArrayBuffer>().ok();
-        let queued = to_record(&js::from_json(&entry.to_json())?, body.as_ref())?;
+        let body = body_of(&record).map_err(Error::Record)?;
+        let queued = to_record(&entry.to_json(), Some(&entry), body.as_ref())?;
         tx.object_store(QUEUE).map_err(storage)?.put(queued).primitive().map_err(storage)?;
         dead.delete(id as f64).primitive().map_err(storage)?;
         tx.commit().await.map_err(storage)?;
@@ -277,24 +277,42 @@ impl Queue {
     }
 }
 
+/// A stored body as bytes, whichever way it was kept.
+fn body_of(record: &JsValue) -> Result<Option<ArrayBuffer>, RecordError> {
+    let body = js::get(record, "body");
+    if body.is_null() || body.is_undefined() {
+        return Ok(None);
+    }
+    if let Some(text) = body.as_string() {
+        return Ok(Some(js_sys::Uint8Array::from(text.as_bytes()).buffer()));
+    }
+    body.dyn_into::<ArrayBuffer>().map(Some).map_err(|_| RecordError("queue record body is not bytes".into()))
+}
+
 fn numeric(key: JsValue) -> Result<u64, Error> {
     key.as_f64().map(|k| k as u64).ok_or_else(|| Error::Storage("the store returned a non-numeric key".into()))
 }
 
-/// A record is the core's JSON as an object, plus `body` (an ArrayBuffer or null).
-fn to_record(object: &JsValue, body: Option<&ArrayBuffer>) -> Result<JsValue, Error> {
-    js::set(object, "body", body.map_or(&JsValue::NULL, |b| b.as_ref()))?;
-    Ok(object.clone())
+/// A record is the core's JSON as an object, plus `body`: a string when the request declared a
+/// text type and its bytes are UTF-8 (readable in DevTools; sent back as the same bytes), else an
+/// ArrayBuffer, or null.
+fn to_record(json: &str, entry: Option<&Entry>, body: Option<&ArrayBuffer>) -> Result<JsValue, Error> {
+    let object = js::from_json(json)?;
+    let content_type = entry.and_then(|e| header(&e.headers, "content-type"));
+    let stored = match body {
+        None => JsValue::NULL,
+        Some(bytes) if is_text(content_type) => match String::from_utf8(js_sys::Uint8Array::new(bytes).to_vec()) {
+            Ok(text) => JsValue::from_str(&text),
+            Err(_) => bytes.into(),
+        },
+        Some(bytes) => bytes.into(),
+    };
+    js::set(&object, "body", &stored)?;
+    Ok(object)
 }
 
 fn from_record(record: &JsValue) -> Result<Stored, RecordError> {
     let text = js::to_json(record).ok_or_else(|| RecordError("queue record is not an object".into()))?;
     let entry = Entry::from_json(&text)?;
-    let body = js::get(record, "body");
-    let body = if body.is_null() || body.is_undefined() {
-        None
-    } else {
-        Some(body.dyn_into::<ArrayBuffer>().map_err(|_| RecordError("queue record body is not bytes".into()))?)
-    };
-    Ok(Stored { entry, body })
+    Ok(Stored { entry, body: body_of(record)? })
 }

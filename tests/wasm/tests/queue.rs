@@ -233,3 +233,43 @@ async fn a_queue_written_by_the_version_1_layout_keeps_every_entry() {
     assert_eq!(js_sys::Uint8Array::new(&readable(second).body.unwrap()).to_vec(), [1, 2, 3]);
     assert_eq!(queue.dead_count().await.unwrap(), 0, "the upgrade added the dead-letter store");
 }
+
+#[wasm_bindgen_test]
+async fn text_bodies_are_stored_as_text_and_come_back_as_the_same_bytes() {
+    let queue = fresh("test-text").await;
+    let with_type = |n: u32, content_type: &str| Entry {
+        headers: vec![("content-type".into(), content_type.into())],
+        ..entry(n)
+    };
+    let json = "\u{feff}{\"title\":\"café ✓\"}".as_bytes().to_vec();
+    let invalid = vec![b'{', 0xff, b'}'];
+    let cases: Vec<(Entry, Vec<u8>)> = vec![
+        (with_type(1, "application/json; charset=utf-8"), json.clone()),
+        (with_type(2, "application/octet-stream"), json),
+        (with_type(3, "text/plain"), invalid),
+    ];
+    for (entry, bytes) in &cases {
+        queue.push(entry, Some(&js_sys::Uint8Array::from(bytes.as_slice()).buffer())).await.unwrap();
+    }
+    // As DevTools shows them: text where the request said text and the bytes are UTF-8.
+    let factory = js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap();
+    let script = js_sys::Function::new_with_args(
+        "factory",
+        "return new Promise((ok) => { const open = factory.open('test-text');
+            open.onsuccess = () => { const all = open.result.transaction('queue').objectStore('queue').getAll();
+                all.onsuccess = () => { open.result.close(); ok(all.result.map((r) => typeof r.body)); }; }; })",
+    );
+    let kinds = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(script.call1(&wasm_bindgen::JsValue::NULL, &factory).unwrap()))
+        .await
+        .unwrap();
+    let kinds: Vec<String> = js_sys::Array::from(&kinds).iter().filter_map(|k| k.as_string()).collect();
+    assert_eq!(kinds, ["string", "object", "object"]);
+
+    let mut after = None;
+    for (_, bytes) in &cases {
+        let (id, found) = queue.next_after(after).await.unwrap().unwrap();
+        let body = readable(found).body.unwrap();
+        assert_eq!(&js_sys::Uint8Array::new(&body).to_vec(), bytes, "the very same bytes, BOM included");
+        after = Some(id);
+    }
+}
