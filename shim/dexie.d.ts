@@ -74,10 +74,17 @@ export interface SyncOptions {
   serverFields?: string[];
   /** Failures of background work (default: console.error). */
   onError?: (error: unknown) => void;
+  /**
+   * Time-to-live per table, in ms: synced records untouched for longer are removed at start and
+   * daily. Records with anything unsent (a change, a request out, a refusal) are never removed.
+   */
+  ttl?: Record<string, number>;
 }
 
 export interface Sync {
   readonly db: Dexie;
+  /** Removes old synced records now (see `ttl`); resolves with how many were removed. */
+  cleanUp(now?: number): Promise<number>;
   /** Writes the record locally (new UUID unless it has an `id`), then POSTs it. */
   create<T extends object>(table: string, record: T): Promise<Synced<T>>;
   /** Applies `changes` locally, then PATCHes them with `If-Match`. */

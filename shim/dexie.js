@@ -84,11 +84,17 @@ export function createSync(db, options = {}) {
     pageSize = 500,
     serverFields = SERVER_OWNED,
     onError = (error) => console.error('offline-sync/dexie:', error),
+    ttl = {},
   } = options;
   const fetchImpl = options.fetch ?? ((...args) => globalThis.fetch(...args));
 
   if (!collections || typeof collections !== 'object' || !Object.keys(collections).length) {
     throw new TypeError('createSync: `collections` must map table names to collection names');
+  }
+  for (const [table, ms] of Object.entries(ttl)) {
+    if (!(table in collections) || !(Number.isFinite(ms) && ms > 0)) {
+      throw new TypeError(`createSync: \`ttl.${table}\` must be a positive number of milliseconds for a synced table`);
+    }
   }
   if (typeof conflict !== 'function' && !STRATEGIES.includes(conflict)) {
     throw new TypeError(`createSync: \`conflict\` must be a function or one of ${STRATEGIES.join(', ')}`);
@@ -753,8 +759,25 @@ export function createSync(db, options = {}) {
     }
   }
 
+  // --- old data -----------------------------------------------------------------------------------
+  /**
+   * Removes synced records not touched here or by the server for longer than their table's `ttl`.
+   * A record with anything unsent (a local change, a request out, a refusal) is never removed.
+   */
+  async function cleanUp(now = Date.now()) {
+    let removed = 0;
+    for (const [table, ms] of Object.entries(ttl)) {
+      const old = (row) => row._synced && !row._inflight && !row._error && !(row._dirty?.length)
+        && Math.max(row._syncedAt ?? 0, row._localUpdatedAt ?? 0) < now - ms;
+      removed += await db.table(table).filter(old).delete();
+    }
+    return removed;
+  }
+
   // --- lifecycle --------------------------------------------------------------------------------
   let started = null;
+  let cleanUpTimer = null;
+  const DAY = 24 * 60 * 60 * 1000;
   let unsubscribe = [];
   let lastPullAt = null;
 
@@ -768,6 +791,10 @@ export function createSync(db, options = {}) {
     globalThis.addEventListener?.('online', online);
     off.push(() => globalThis.removeEventListener?.('online', online));
     unsubscribe = off;
+    if (Object.keys(ttl).length) {
+      track(cleanUp());
+      cleanUpTimer = setInterval(() => track(cleanUp()), DAY);
+    }
     started = (async () => {
       await reconcile();
       try {
@@ -786,6 +813,8 @@ export function createSync(db, options = {}) {
     started = null;
     clearTimeout(pullTimer);
     pullTimer = null;
+    clearInterval(cleanUpTimer);
+    cleanUpTimer = null;
   }
 
   /** Resolves once every send, answer, event and pull under way has finished. */
@@ -828,6 +857,7 @@ export function createSync(db, options = {}) {
     flush,
     sync,
     start,
+    cleanUp,
     stop,
     idle,
     unsynced,

@@ -537,3 +537,32 @@ describe('start and events', () => {
     expect(() => createSync(db, { collections: { nope: 'nope' } })).toThrow(/nope/);
   });
 });
+
+describe('old data', () => {
+  test('synced records older than the ttl go; unsynced, refused or recent ones stay', async () => {
+    await setup({ ttl: { tasks: 60_000 } });
+    const oldId = await syncedTask({ title: 'old and synced' });
+    const recentId = await syncedTask({ title: 'recent' });
+    offline();
+    const pending = await sync.create('tasks', { title: 'old but never sent' });
+    await sync.idle();
+    // Pretend the first and the unsent one are two minutes old.
+    const past = Date.now() - 120_000;
+    await db.tasks.update(oldId, { _syncedAt: past, _localUpdatedAt: past });
+    await db.tasks.update(pending.id, { _localUpdatedAt: past, _syncedAt: null });
+    expect(await sync.cleanUp()).toBe(1);
+    expect(await db.tasks.get(oldId)).toBeUndefined();
+    expect(await db.tasks.get(recentId)).toBeDefined();
+    expect(await db.tasks.get(pending.id)).toBeDefined();
+    expect(await sync.cleanUp(Date.now() + 10 * 60_000)).toBe(1); // the recent one, once it is old
+    expect(await db.tasks.get(pending.id)).toBeDefined(); // never, while unsent
+    online();
+  });
+
+  test('the ttl is checked when the adapter is made', async () => {
+    db = new Dexie(`dexie-test-${++count}`);
+    db.version(1).stores(syncStores({ tasks: 'id' }));
+    expect(() => createSync(db, { collections: { tasks: 'tasks' }, ttl: { tasks: -1 } })).toThrow(/ttl.tasks/);
+    expect(() => createSync(db, { collections: { tasks: 'tasks' }, ttl: { notes: 1000 } })).toThrow(/ttl.notes/);
+  });
+});
