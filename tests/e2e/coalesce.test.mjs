@@ -62,8 +62,9 @@ test('an entry that was already sent is never merged into: it may have arrived',
   try {
     await server.faults({ dropAfterApply: 100 });
     assert.equal((await send(s, 'POST', '/api/tasks', { id: 'sent', title: 'applied, answer lost' })).status, 202);
-    await server.faults({});
+    // Offline before the faults are lifted: a sync the browser fires meanwhile delivers nothing.
     await s.context.setOffline(true);
+    await server.faults({});
     const update = await send(s, 'PATCH', '/api/tasks/sent', { title: 'later' });
     assert.equal(update.json.coalesced, undefined, 'kept separate');
     assert.equal((await s.pending()).length, 2);
