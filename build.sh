@@ -3,6 +3,7 @@
 #   ./build.sh          build dist/ (the worker, its loader and the page client)
 #   ./build.sh demo     build, then serve the demo app and its API on http://127.0.0.1:${PORT:-8080}
 #   ./build.sh test     build, then run every test: native, in-worker (wasm) and end-to-end
+#   ./build.sh bench    build, then compare offline-sync with workbox-background-sync (not a test)
 # Each installs what it needs (wasm target, wasm-bindgen-cli, npm packages, Chromium) and skips
 # what is already there.
 set -euo pipefail
@@ -89,10 +90,26 @@ build() {
   raw=$(stat -c %s "$out/offline_sync.opt.wasm")
   gz=$(cat dist/sw.js dist/offline-sync.js | gzip -9 | wc -c)
   say "dist/ built: wasm $raw bytes after wasm-opt; everything the worker loads (sw.js + offline-sync.js) is $gz bytes gzipped"
+  pack_npm
 }
 
 build_server() {
   cargo build -p demo-server
+}
+
+# The npm package `offline-sync` (shim/package.json): the page modules from shim/, the built worker
+# from dist/, staged in target/package/ and packed into target/offline-sync-<version>.tgz.
+pack_npm() {
+  local pkg=target/package
+  rm -rf "$pkg" && mkdir -p "$pkg"
+  cp shim/package.json README.md "$pkg/"
+  cp dist/sw.js dist/offline-sync.js "$pkg/"
+  cp shim/client.js shim/client.d.ts shim/dexie.js shim/dexie.d.ts shim/react.js shim/react.d.ts \
+    shim/vue.js shim/vue.d.ts "$pkg/"
+  rm -f target/offline-sync-*.tgz
+  local tgz
+  tgz=$(cd "$pkg" && npm pack --pack-destination .. --loglevel=error)
+  say "packed target/$tgz (npm install it, or see demo-site/vite-example)"
 }
 
 demo() {
@@ -122,14 +139,15 @@ test_all() {
   say "page-side adapter and bindings (vitest, in Node: Dexie over fake-indexeddb, React, Vue)"
   (cd tests/shim && node_modules/.bin/vitest run)
   say "end-to-end tests (headless Chromium)"
-  node --test --test-concurrency=1 tests/e2e/
+  node --test --test-concurrency=1 --test-timeout=300000 tests/e2e/
   say "end-to-end tests (headless Firefox ESR, no Background Sync)"
-  node --test --test-concurrency=1 tests/firefox/
+  node --test --test-concurrency=1 --test-timeout=300000 tests/firefox/
 }
 
 case "${1:-build}" in
   build) build ;;
   demo) demo ;;
   test) test_all ;;
-  *) echo "usage: ./build.sh [build|demo|test]" >&2; exit 2 ;;
+  bench) build && node tests/bench/run.mjs ;;
+  *) echo "usage: ./build.sh [build|demo|test|bench]" >&2; exit 2 ;;
 esac

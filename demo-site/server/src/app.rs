@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::from_fn_with_state;
 
 use crate::store::Store;
@@ -15,14 +16,21 @@ pub struct App {
     store: Mutex<Store>,
     pub hooks: hooks::TestHooks,
     pub static_dirs: Vec<PathBuf>,
+    /// Added to every static-file response (`--header`).
+    pub static_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl App {
-    pub fn new(store: Store, static_dirs: Vec<PathBuf>) -> Self {
+    pub fn new(
+        store: Store,
+        static_dirs: Vec<PathBuf>,
+        static_headers: Vec<(HeaderName, HeaderValue)>,
+    ) -> Self {
         Self {
             store: Mutex::new(store),
             hooks: hooks::TestHooks::default(),
             static_dirs,
+            static_headers,
         }
     }
 

@@ -1,19 +1,27 @@
-//! The command line, parsed by hand: three flags do not need a parser crate.
+//! The command line, parsed by hand: four flags do not need a parser crate.
 
 use std::path::PathBuf;
 
+use axum::http::{HeaderName, HeaderValue};
+
 use crate::error::StartError;
 
-pub const USAGE: &str = "usage: demo-server [--port N] [--db PATH] [--static DIR]...
+pub const USAGE: &str =
+    "usage: demo-server [--port N] [--db PATH] [--static DIR]... [--header 'NAME: VALUE']...
   --port N      port on 127.0.0.1 (default 0: pick a free one)
   --db PATH     SQLite file (default: in memory)
-  --static DIR  serve DIR at /; repeatable, the first dir holding a file wins";
+  --static DIR  serve DIR at /; repeatable, the first dir holding a file wins
+  --header 'NAME: VALUE'
+                add this header to every static-file response (e.g. a Content-Security-Policy);
+                repeatable";
 
 #[derive(Debug, Default, PartialEq)]
 pub struct Config {
     pub port: u16,
     pub db: Option<PathBuf>,
     pub static_dirs: Vec<PathBuf>,
+    /// Added to every static-file response, in this order (`--header`).
+    pub static_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// What the command line asks for.
@@ -31,7 +39,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, StartErr
             return Ok(Command::Help);
         }
         let value = match flag.as_str() {
-            "--port" | "--db" | "--static" => args
+            "--port" | "--db" | "--static" | "--header" => args
                 .next()
                 .ok_or_else(|| StartError::Usage(format!("{flag} needs a value")))?,
             other => return Err(StartError::Usage(format!("unknown argument {other:?}"))),
@@ -43,10 +51,23 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, StartErr
                 })?;
             }
             "--db" => config.db = Some(value.into()),
+            "--header" => config.static_headers.push(parse_header(&value)?),
             _ => config.static_dirs.push(value.into()),
         }
     }
     Ok(Command::Serve(config))
+}
+
+/// `"Name: value"`: split at the first colon, both sides trimmed, each checked as HTTP allows.
+fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), StartError> {
+    let bad = |why: &str| StartError::Usage(format!("--header {text:?}: {why}"));
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| bad("expected 'NAME: VALUE'"))?;
+    let name =
+        HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad("not a header name"))?;
+    let value = HeaderValue::from_str(value.trim()).map_err(|_| bad("not a header value"))?;
+    Ok((name, value))
 }
 
 #[cfg(test)]
@@ -60,12 +81,33 @@ mod tests {
     #[test]
     fn parses_all_flags() {
         let parsed = parse(args(&[
-            "--port", "8080", "--db", "x.db", "--static", "a", "--static", "b",
+            "--port",
+            "8080",
+            "--db",
+            "x.db",
+            "--static",
+            "a",
+            "--static",
+            "b",
+            "--header",
+            "Content-Security-Policy: default-src 'self'",
+            "--header",
+            "x-extra:  two words ",
         ]));
         let expected = Config {
             port: 8080,
             db: Some("x.db".into()),
             static_dirs: vec!["a".into(), "b".into()],
+            static_headers: vec![
+                (
+                    HeaderName::from_static("content-security-policy"),
+                    HeaderValue::from_static("default-src 'self'"),
+                ),
+                (
+                    HeaderName::from_static("x-extra"),
+                    HeaderValue::from_static("two words"),
+                ),
+            ],
         };
         assert_eq!(parsed.ok(), Some(Command::Serve(expected)));
     }
@@ -81,5 +123,14 @@ mod tests {
             parse(args(&["--verbose"])),
             Err(StartError::Usage(_))
         ));
+        for header in ["no colon", ": no name", "bad name: x", "x-ok: line\nbreak"] {
+            assert!(
+                matches!(
+                    parse(args(&["--header", header])),
+                    Err(StartError::Usage(_))
+                ),
+                "{header:?}"
+            );
+        }
     }
 }

@@ -44,7 +44,8 @@ impl Server {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
             .await
             .map_err(StartError::Bind)?;
-        let router = app::router(Arc::new(App::new(store, config.static_dirs)));
+        let app = App::new(store, config.static_dirs, config.static_headers);
+        let router = app::router(Arc::new(app));
         Ok(Self { listener, router })
     }
 

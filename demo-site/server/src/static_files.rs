@@ -1,7 +1,7 @@
 //! Static files for the demo page (and the built worker): several roots, first match wins.
 //! Hand-written to pin the content types the browser is strict about (module scripts,
 //! `WebAssembly.instantiateStreaming`) and to mark everything `no-cache`, so a rebuilt
-//! worker is always picked up.
+//! worker is always picked up. Every answer here also carries the `--header` headers.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,11 +22,21 @@ pub async fn serve(State(app): State<Arc<App>>, method: Method, uri: Uri) -> Res
     if is_api(path) || path.starts_with("/_test/") {
         return ApiError::NotFound.into_response();
     }
+    let mut response = find(&app, &method, path).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    for (name, value) in &app.static_headers {
+        headers.append(name, value.clone());
+    }
+    response
+}
+
+async fn find(app: &App, method: &Method, path: &str) -> Response {
     if method != Method::GET && method != Method::HEAD {
-        return with_no_cache(StatusCode::METHOD_NOT_ALLOWED.into_response());
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
     let Some(relative) = relative_path(path) else {
-        return with_no_cache(StatusCode::NOT_FOUND.into_response());
+        return StatusCode::NOT_FOUND.into_response();
     };
     for root in &app.static_dirs {
         if let Some((bytes, file)) = read(&root.join(&relative)).await {
@@ -34,17 +44,10 @@ pub async fn serve(State(app): State<Arc<App>>, method: Method, uri: Uri) -> Res
             response
                 .headers_mut()
                 .insert(header::CONTENT_TYPE, content_type(&file));
-            return with_no_cache(response);
+            return response;
         }
     }
-    with_no_cache((StatusCode::NOT_FOUND, "not found").into_response())
-}
-
-fn with_no_cache(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    (StatusCode::NOT_FOUND, "not found").into_response()
 }
 
 /// The URL path as a relative file path, or `None` if it tries to leave the root.

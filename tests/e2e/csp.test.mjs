@@ -1,0 +1,96 @@
+// offline-sync under a Content-Security-Policy (issue: drop-in for real PWAs). A worker's CSP comes
+// from its script's response: the demo server sends it with every static file (`--header`). With
+// 'wasm-unsafe-eval' the engine starts; without it, the worker says so once and gets out of the way,
+// and the app still reaches the network.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { ROOT, launch, openPage, until, json } from './harness.mjs';
+
+const WITH_WASM = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'";
+const WITHOUT_WASM = "default-src 'self'; script-src 'self'";
+const COULD_NOT_START = 'offline-sync: could not start; requests go to the network unprotected.';
+
+/** The demo server with dist/ and the CSP test page, every static file sent with `csp`. */
+async function startServer(csp) {
+  const args = ['--port', '0', '--static', join(ROOT, 'dist'), '--static', join(ROOT, 'tests', 'e2e', 'fixture', 'csp'),
+    '--header', `Content-Security-Policy: ${csp}`];
+  const child = spawn(join(ROOT, 'target', 'debug', 'demo-server'), args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const base = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('demo-server did not start within 10 s')), 10_000);
+    child.once('exit', (code) => reject(new Error(`demo-server exited with ${code}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = line.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+  });
+  return {
+    base,
+    tasks: async () => (await fetch(`${base}/api/tasks`)).json(),
+    /** The mutations the server received, in arrival order. */
+    log: async () => (await (await fetch(`${base}/_test/log`)).json()).filter((r) => r.method !== 'GET'),
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/** A server with `csp`, a fresh browser, and the test page with the worker in control. */
+async function withSession(csp, fn) {
+  const server = await startServer(csp);
+  const browser = await launch();
+  try {
+    const sw = await fetch(`${server.base}/sw.js`);
+    assert.equal(sw.headers.get('content-security-policy'), csp, 'the worker script carries the policy');
+    const s = await openPage(browser.context, server.base);
+    await fn({ ...s, server, context: browser.context, workerConsole: browser.workerConsole });
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+}
+
+test("with 'wasm-unsafe-eval' the worker starts, queues offline and replays", async () => {
+  await withSession(WITH_WASM, async (s) => {
+    const online = await s.fetch('/api/tasks', json({ id: 'online', title: 'sent' }));
+    assert.equal(online.status, 201);
+    await s.context.setOffline(true);
+    const queued = await s.fetch('/api/tasks', json({ id: 'offline', title: 'queued under CSP' }));
+    assert.equal(queued.status, 202, JSON.stringify(queued));
+    assert.equal(queued.json.queued, true);
+    assert.equal((await s.status()).pending, 1);
+    await s.context.setOffline(false);
+    await s.sync();
+    await until('the queued task at the server', async () => (await s.server.tasks()).some((t) => t.id === 'offline'));
+    assert.equal((await s.settled()).pending, 0);
+    const log = await s.server.log();
+    assert.deepEqual(log.map((r) => r.path), ['/api/tasks', '/api/tasks']);
+    for (const r of log) assert.match(r.idempotencyKey ?? '', /^[0-9a-f-]{36}$/, 'keyed by the engine');
+    const errors = s.workerConsole.filter((m) => m.type === 'error');
+    assert.deepEqual(errors, [], 'the engine started without complaint');
+  });
+});
+
+test("without 'wasm-unsafe-eval' the worker says it could not start, and the app still reaches the network", async () => {
+  await withSession(WITHOUT_WASM, async (s) => {
+    const said = await until('the documented console error', () =>
+      s.workerConsole.find((m) => m.type === 'error' && m.text.startsWith(COULD_NOT_START)));
+    assert.match(said.text, /WebAssembly|wasm/i, `the cause is named: ${said.text}`);
+    // The worker is there and in control (sw.js's own install/activate ran), but it protects nothing.
+    assert.match(await s.page.evaluate(() => navigator.serviceWorker.controller?.scriptURL), /\/sw\.js$/);
+    const online = await s.fetch('/api/tasks', json({ id: 'unprotected', title: 'straight to the server' }));
+    assert.equal(online.status, 201, 'the server answered');
+    assert.equal(online.json.id, 'unprotected');
+    assert.deepEqual((await s.server.tasks()).map((t) => t.id), ['unprotected']);
+    assert.equal((await s.server.log())[0].idempotencyKey, null, 'no engine: no key');
+    await s.context.setOffline(true);
+    const offline = await s.page.evaluate(() => fetch('/api/tasks', { method: 'POST', body: '{}' }).then((r) => r.status, (e) => e.name));
+    assert.equal(offline, 'TypeError', 'offline, nothing answers for the worker: the fetch fails as without it');
+    await s.context.setOffline(false);
+    assert.equal(s.workerConsole.filter((m) => m.text.startsWith(COULD_NOT_START)).length, 1, 'said once');
+  });
+});
