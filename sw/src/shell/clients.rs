@@ -6,8 +6,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Client, ClientQueryOptions, ClientType};
 
-pub async fn broadcast(event: &Event) {
-    let Ok(message) = js::from_json(&event.to_json()) else { return };
+/// Posts `events`, in order, to every window client, listing the clients once.
+pub async fn broadcast(events: &[&Event]) {
+    let messages: Vec<JsValue> = events.iter().filter_map(|e| js::from_json(&e.to_json()).ok()).collect();
     let options = ClientQueryOptions::new();
     options.set_include_uncontrolled(true);
     options.set_type(ClientType::Window);
@@ -16,8 +17,10 @@ pub async fn broadcast(event: &Event) {
     };
     for client in js_sys::Array::from(&list).iter() {
         if let Ok(client) = client.dyn_into::<Client>() {
-            if let Err(e) = client.post_message(&message) {
-                js::warn(&format!("offline-sync: could not post to a page: {}", js::describe(&e)));
+            for message in &messages {
+                if let Err(e) = client.post_message(message) {
+                    js::warn(&format!("offline-sync: could not post to a page: {}", js::describe(&e)));
+                }
             }
         }
     }

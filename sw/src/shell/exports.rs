@@ -84,7 +84,12 @@ pub fn replay() -> Promise {
 #[wasm_bindgen(js_name = handleSync)]
 pub fn handle_sync(tag: String) -> Option<Promise> {
     let worker = Worker::current();
-    (tag == worker.config.sync_tag).then(|| replay::trigger(&worker))
+    if tag != worker.config.sync_tag {
+        return None;
+    }
+    // This registration is used up: the next entry queued asks for a new one.
+    worker.sync_requested.set(false);
+    Some(replay::trigger(&worker))
 }
 
 /// Answers a page's message; `None` when the message is not for offline-sync.

@@ -145,7 +145,6 @@ fn storage_failed(e: &Error) -> Result<Response, Error> {
 async fn announce_queued(worker: &Worker, queue: &Queue, entry: &Entry, id: u64) -> Result<Response, Error> {
     let pending = queue.count().await.unwrap_or(1);
     worker.tell(&Event::Queued { id, method: entry.method.clone(), url: entry.url.clone(), pending }).await;
-    worker.broadcast_status().await;
     replay::request_background_sync(worker).await;
     net::json_response(202, &protocol::queued_answer(id, pending))
 }
@@ -170,7 +169,6 @@ async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> 
     worker.coalesced.set(worker.coalesced.get() + if cancelled { 2 } else { 1 });
     let (method, url) = (entry.method.clone(), entry.url.clone());
     worker.tell(&Event::Coalesced { into, method, url, cancelled, pending }).await;
-    worker.broadcast_status().await;
     if pending > 0 {
         replay::request_background_sync(worker).await;
     }

@@ -174,6 +174,14 @@ impl Queue {
         self.count_in(DEAD).await
     }
 
+    /// Waiting entries and dead letters, read in one transaction.
+    pub async fn counts(&self) -> Result<(u32, u32), Error> {
+        let tx = self.db.transaction([QUEUE, DEAD]).build().map_err(storage)?;
+        let queued = tx.object_store(QUEUE).map_err(storage)?.count().primitive().map_err(storage)?;
+        let dead = tx.object_store(DEAD).map_err(storage)?.count().primitive().map_err(storage)?;
+        Ok((queued.await.map_err(storage)?, dead.await.map_err(storage)?))
+    }
+
     /// The first record after `after` in queue order, readable or not.
     pub async fn next_after(&self, after: Option<u64>) -> Result<Option<(u64, Found)>, Error> {
         let tx = self.db.transaction(QUEUE).build().map_err(storage)?;

@@ -113,7 +113,6 @@ async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> 
             queue.remove(id).await?;
             let e = &stored.entry;
             worker.tell(&Event::Expired { id, method: e.method.clone(), url: e.url.clone(), queued_at: e.queued_at }).await;
-            worker.broadcast_status().await;
             after = Some(id);
             continue;
         }
@@ -147,7 +146,6 @@ async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> 
                 };
                 let status = response.as_ref().map_or(0, Response::status);
                 worker.tell(&Event::replayed(&stored.entry, status, &body)).await;
-                worker.broadcast_status().await;
                 after = Some(id);
             }
             Next::RetryAt(_) => {
@@ -200,7 +198,6 @@ async fn announce_dead_letter(worker: &Worker, letter: &DeadLetter) {
     let view = letter.view();
     let event = Event::DeadLettered { id: view.id, method: view.method, url: view.url, status: view.status, reason: view.reason };
     worker.tell(&event).await;
-    worker.broadcast_status().await;
 }
 
 /// Whether this browser has Background Sync; where it has not, the worker replays on its own.
@@ -209,8 +206,11 @@ pub fn has_background_sync() -> bool {
     !sync.is_undefined() && !sync.is_null()
 }
 
-/// Asks the browser for a `sync` event once the network is back.
+/// Asks the browser for a `sync` event once the network is back (once until it fires).
 pub async fn request_background_sync(worker: &Worker) {
+    if worker.sync_requested.get() {
+        return;
+    }
     let sync = js::get(&js::scope().registration(), "sync");
     let register = js::get(&sync, "register");
     let Some(register) = register.dyn_ref::<Function>() else { return };
@@ -218,8 +218,9 @@ pub async fn request_background_sync(worker: &Worker) {
         Ok(promise) => JsFuture::from(Promise::resolve(&promise)).await.map(drop),
         Err(e) => Err(e),
     };
-    if let Err(e) = registered {
-        js::warn(&format!("offline-sync: Background Sync registration failed: {}", js::describe(&e)));
+    match registered {
+        Ok(()) => worker.sync_requested.set(true),
+        Err(e) => js::warn(&format!("offline-sync: Background Sync registration failed: {}", js::describe(&e))),
     }
 }
 

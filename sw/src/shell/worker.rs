@@ -31,6 +31,8 @@ pub struct Worker {
     pub coalesced: Cell<u32>,
     /// Queue-first entries whose own request is under way: a replay must not send them too.
     pub in_flight: RefCell<HashSet<u64>>,
+    /// A Background Sync is registered and has not fired yet: no need to ask again per entry.
+    pub sync_requested: Cell<bool>,
 }
 
 thread_local! {
@@ -53,6 +55,7 @@ impl Worker {
             records: RefCell::new(None),
             coalesced: Cell::new(0),
             in_flight: RefCell::new(HashSet::new()),
+            sync_requested: Cell::new(false),
         });
         WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
         worker
@@ -77,7 +80,7 @@ impl Worker {
 
     pub async fn status(&self) -> Status {
         let (pending, dead_letters) = match self.queue().await {
-            Ok(queue) => (queue.count().await.unwrap_or_default(), queue.dead_count().await.unwrap_or_default()),
+            Ok(queue) => queue.counts().await.unwrap_or_default(),
             Err(_) => (0, 0),
         };
         Status {
@@ -101,12 +104,14 @@ impl Worker {
         self.records.borrow().as_ref().and_then(|r| r.get(record).copied())
     }
 
-    /// Tells every page what happened to an entry (and the console too, with `debug`).
+    /// Tells every page what happened to an entry, with the status it leads to, in one round
+    /// (and the console too, with `debug`).
     pub async fn tell(&self, event: &Event) {
         if self.config.debug {
             web_sys::console::log_1(&format!("offline-sync: {}", event.to_json()).into());
         }
-        clients::broadcast(event).await;
+        let status = Event::Status(self.status().await);
+        clients::broadcast(&[event, &status]).await;
     }
 
     /// A decision worth a line in the console with `debug` on.
@@ -117,6 +122,6 @@ impl Worker {
     }
 
     pub async fn broadcast_status(&self) {
-        clients::broadcast(&Event::Status(self.status().await)).await;
+        clients::broadcast(&[&Event::Status(self.status().await)]).await;
     }
 }
