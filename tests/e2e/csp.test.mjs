@@ -4,40 +4,18 @@
 // and the app still reaches the network.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { ROOT, launch, openPage, until, json } from './harness.mjs';
+import { ROOT, launch, openPage, until, json, startServer as startDemoServer } from './harness.mjs';
 
 const WITH_WASM = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'";
 const WITHOUT_WASM = "default-src 'self'; script-src 'self'";
 const COULD_NOT_START = 'offline-sync: could not start; requests go to the network unprotected.';
 
 /** The demo server with dist/ and the CSP test page, every static file sent with `csp`. */
-async function startServer(csp) {
-  const args = ['--port', '0', '--static', join(ROOT, 'dist'), '--static', join(ROOT, 'tests', 'e2e', 'fixture', 'csp'),
-    '--header', `Content-Security-Policy: ${csp}`];
-  const child = spawn(join(ROOT, 'target', 'debug', 'demo-server'), args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('demo-server did not start within 10 s')), 10_000);
-    child.once('exit', (code) => reject(new Error(`demo-server exited with ${code}`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = line.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-  });
-  return {
-    base,
-    tasks: async () => (await fetch(`${base}/api/tasks`)).json(),
-    /** The mutations the server received, in arrival order. */
-    log: async () => (await (await fetch(`${base}/_test/log`)).json()).filter((r) => r.method !== 'GET'),
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    }),
-  };
-}
+const startServer = (csp) => startDemoServer({
+  site: join(ROOT, 'tests', 'e2e', 'fixture', 'csp'),
+  args: ['--header', `Content-Security-Policy: ${csp}`],
+});
 
 /** A server with `csp`, a fresh browser, and the test page with the worker in control. */
 async function withSession(csp, fn) {

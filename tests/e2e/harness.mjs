@@ -31,9 +31,13 @@ export function tempDir(prefix) {
   return mkdtempSync(join(tmpdir(), `offline-sync-${prefix}-`));
 }
 
-/** The demo server on 127.0.0.1, serving dist/ and the test page. */
-export async function startServer({ db, port = 0, site = join(ROOT, 'tests', 'e2e', 'fixture') } = {}) {
-  const args = ['--port', String(port), '--static', join(ROOT, 'dist'), '--static', site];
+/**
+ * The demo server on 127.0.0.1. By default it serves dist/ and the test page; `statics` replaces
+ * those roots, `args` adds flags (e.g. `--header`).
+ */
+export async function startServer({ db, port = 0, statics, site = join(ROOT, 'tests', 'e2e', 'fixture'), args: extra = [] } = {}) {
+  const roots = statics ?? [join(ROOT, 'dist'), site];
+  const args = ['--port', String(port), ...roots.flatMap((dir) => ['--static', dir]), ...extra];
   if (db) args.push('--db', db);
   const child = spawn(SERVER, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });

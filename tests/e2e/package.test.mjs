@@ -4,12 +4,11 @@
 // takes the app offline and back in headless Chromium.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { ROOT, launch, tempDir, until } from './harness.mjs';
+import { ROOT, launch, startServer, tempDir, until } from './harness.mjs';
 
 const run = promisify(execFile);
 const STAGED = join(ROOT, 'target', 'package');
@@ -33,31 +32,6 @@ async function step(name, fn) {
 
 const npm = (args, cwd, timeout) => run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, timeout, maxBuffer: 1 << 24 });
 
-/** The demo server with exactly these static roots (no dist/ of the repo: only what the app built). */
-async function startDemoServer(staticDirs) {
-  const args = ['--port', '0', ...staticDirs.flatMap((d) => ['--static', d])];
-  const child = spawn(join(ROOT, 'target', 'debug', 'demo-server'), args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('demo-server did not start within 10 s')), 10_000);
-    child.once('exit', (code) => reject(new Error(`demo-server exited with ${code}`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = line.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-  });
-  const get = async (path) => (await fetch(base + path)).json();
-  return {
-    base,
-    tasks: () => get('/api/tasks'),
-    log: async () => (await get('/_test/log')).filter((r) => r.method !== 'GET'),
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    }),
-  };
-}
-
 before(async () => {
   assert.ok(existsSync(join(STAGED, 'package.json')), 'target/package/ is missing: run ./build.sh first');
   work = tempDir('package');
@@ -76,7 +50,7 @@ before(async () => {
   // Vite comes from the npm cache after the first run.
   await step('npm install', () => npm(['install', '--prefer-offline'], app, 180_000));
   await step('vite build', () => run(join(app, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'warn'], { cwd: app, timeout: 120_000 }));
-  server = await startDemoServer([join(app, 'dist')]);
+  server = await startServer({ statics: [join(app, 'dist')] }); // only what the app built
 });
 
 after(async () => {
