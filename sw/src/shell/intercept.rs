@@ -176,15 +176,15 @@ async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> 
 }
 
 /// Adds the entry, or merges it into the latest waiting entry on the same record.
-async fn push(worker: &Worker, queue: &Queue, entry: &mut Entry, body: Option<&ArrayBuffer>) -> Result<Pushed, Error> {
+async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Option<&ArrayBuffer>) -> Result<Pushed, Error> {
     let path = entry.url.strip_prefix(&worker.origin).unwrap_or_default();
     if !worker.config.coalesces(path) {
-        return queue.push(entry, body).await.map(Pushed::Added);
+        return worker.commits.push(queue, entry, body).await.map(Pushed::Added);
     }
     let bytes = body.map(|b| js_sys::Uint8Array::new(b).to_vec()).unwrap_or_default();
     entry.record = coalesce::record_key(&worker.config.coalesce, &entry.method, path, &bytes);
     let Some(key) = entry.record.clone() else {
-        return queue.push(entry, body).await.map(Pushed::Added);
+        return worker.commits.push(queue, entry, body).await.map(Pushed::Added);
     };
     let waiting = worker.latest_on(queue, &key).await;
     // A replay may be sending the waiting entry right now: merge only while none runs. Checked in
@@ -199,7 +199,7 @@ async fn push(worker: &Worker, queue: &Queue, entry: &mut Entry, body: Option<&A
                 })
                 .await?
         }
-        _ => Pushed::Added(queue.push(entry, body).await?),
+        _ => Pushed::Added(worker.commits.push(queue, entry, body).await?),
     };
     let mut records = worker.records.borrow_mut();
     if let Some(records) = records.as_mut() {

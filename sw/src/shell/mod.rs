@@ -3,6 +3,7 @@
 
 mod clients;
 pub mod exports;
+mod group_commit;
 mod intercept;
 mod js;
 mod net;

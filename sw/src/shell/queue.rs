@@ -107,6 +107,23 @@ impl Queue {
         Ok(self.list().await?.into_iter().filter_map(|e| Some((e.record?, e.id?))).collect())
     }
 
+    /// Appends several mutations in one transaction (group commit): all are committed, or none.
+    pub async fn push_all(&self, entries: &[(Entry, Option<ArrayBuffer>)]) -> Result<Vec<u64>, Error> {
+        let tx = self.write(&[QUEUE])?;
+        let store = tx.object_store(QUEUE).map_err(storage)?;
+        let mut keys = Vec::with_capacity(entries.len());
+        for (entry, body) in entries {
+            let record = to_record(&entry.to_json(), Some(entry), body.as_ref())?;
+            keys.push(store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?);
+        }
+        tx.commit().await.map_err(storage)?;
+        let mut ids = Vec::with_capacity(keys.len());
+        for key in keys {
+            ids.push(numeric(key.await.map_err(storage)?)?);
+        }
+        Ok(ids)
+    }
+
     /// Queues `entry`, or merges it into `waiting` (the latest entry on the same record) as `decide`
     /// says, all in one transaction.
     pub async fn coalesce(
@@ -155,13 +172,13 @@ impl Queue {
     /// Rewrites an entry in place (attempts, last status), keeping its id and so its place in line.
     pub async fn update(&self, stored: &Stored) -> Result<(), Error> {
         let record = to_record(&stored.entry.to_json(), Some(&stored.entry), stored.body.as_ref())?;
-        let tx = self.write(&[QUEUE])?;
+        let tx = self.write_relaxed(&[QUEUE])?;
         tx.object_store(QUEUE).map_err(storage)?.put(record).primitive().map_err(storage)?;
         tx.commit().await.map_err(storage)
     }
 
     pub async fn remove(&self, id: u64) -> Result<(), Error> {
-        let tx = self.write(&[QUEUE])?;
+        let tx = self.write_relaxed(&[QUEUE])?;
         tx.object_store(QUEUE).map_err(storage)?.delete(id as f64).primitive().map_err(storage)?;
         tx.commit().await.map_err(storage)
     }
@@ -218,7 +235,7 @@ impl Queue {
         if let Some(raw) = raw {
             js::set(&record, "raw", raw)?;
         }
-        let tx = self.write(&[QUEUE, DEAD])?;
+        let tx = self.write_relaxed(&[QUEUE, DEAD])?;
         tx.object_store(QUEUE).map_err(storage)?.delete(letter.id as f64).primitive().map_err(storage)?;
         tx.object_store(DEAD).map_err(storage)?.put(record).primitive().map_err(storage)?;
         tx.commit().await.map_err(storage)
@@ -275,11 +292,22 @@ impl Queue {
         Ok(records.filter_map(Result::ok).collect())
     }
 
+    /// For what a page was promised (a 202 means the entry is on disk): flushed before it resolves.
     fn write(&self, stores: &[&str]) -> Result<Transaction<'_>, Error> {
+        self.write_with(stores, TransactionDurability::Strict)
+    }
+
+    /// For book-keeping whose loss in a crash only means a resend under the same key (a removal
+    /// after delivery, an attempt noted, a move to dead letters): no flush to wait for.
+    fn write_relaxed(&self, stores: &[&str]) -> Result<Transaction<'_>, Error> {
+        self.write_with(stores, TransactionDurability::Relaxed)
+    }
+
+    fn write_with(&self, stores: &[&str], durability: TransactionDurability) -> Result<Transaction<'_>, Error> {
         self.db
             .transaction(stores)
             .with_mode(TransactionMode::Readwrite)
-            .with_options(TransactionOptions::new().with_durability(TransactionDurability::Strict))
+            .with_options(TransactionOptions::new().with_durability(durability))
             .build()
             .map_err(storage)
     }

@@ -1,5 +1,6 @@
 //! The one live worker: its options, its open queue and what it knows about the last replay.
 
+use super::group_commit::GroupCommit;
 use super::queue::{Queue, DB_NAME};
 use super::{clients, js};
 use crate::config::Config;
@@ -33,6 +34,7 @@ pub struct Worker {
     pub in_flight: RefCell<HashSet<u64>>,
     /// A Background Sync is registered and has not fired yet: no need to ask again per entry.
     pub sync_requested: Cell<bool>,
+    pub commits: Rc<GroupCommit>,
 }
 
 thread_local! {
@@ -56,6 +58,7 @@ impl Worker {
             coalesced: Cell::new(0),
             in_flight: RefCell::new(HashSet::new()),
             sync_requested: Cell::new(false),
+            commits: Rc::new(GroupCommit::default()),
         });
         WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
         worker

@@ -1,0 +1,71 @@
+//! Group commit: mutations that arrive while a commit is under way wait for it, then go together
+//! in the next transaction. Each page still gets its 202 only once its own entry is on disk; a
+//! lone mutation goes at once, so nothing is delayed to wait for company.
+
+use super::js;
+use super::queue::Queue;
+use crate::entry::Entry;
+use crate::error::Error;
+use js_sys::{ArrayBuffer, Function, Promise};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+
+struct Waiting {
+    entry: Entry,
+    body: Option<ArrayBuffer>,
+    resolve: Function,
+    reject: Function,
+}
+
+#[derive(Default)]
+pub struct GroupCommit {
+    waiting: RefCell<Vec<Waiting>>,
+    busy: Cell<bool>,
+}
+
+impl GroupCommit {
+    /// Appends `entry`; resolves with its id once the transaction holding it has committed.
+    pub async fn push(self: &Rc<Self>, queue: &Rc<Queue>, entry: &Entry, body: Option<&ArrayBuffer>) -> Result<u64, Error> {
+        let mut settle = None;
+        let done = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+        let (resolve, reject) = settle.unwrap_or_else(|| unreachable!("the executor runs at once"));
+        self.waiting.borrow_mut().push(Waiting { entry: entry.clone(), body: body.cloned(), resolve, reject });
+        if !self.busy.replace(true) {
+            wasm_bindgen_futures::spawn_local(self.clone().commit_all(queue.clone()));
+        }
+        match JsFuture::from(done).await {
+            Ok(id) => id.as_f64().map(|id| id as u64).ok_or_else(|| Error::Storage("no id came back".into())),
+            Err(e) => Err(Error::Storage(js::describe(&e))),
+        }
+    }
+
+    /// Commits what waits, then what arrived meanwhile, until nothing is left.
+    async fn commit_all(self: Rc<Self>, queue: Rc<Queue>) {
+        loop {
+            let batch = std::mem::take(&mut *self.waiting.borrow_mut());
+            if batch.is_empty() {
+                break;
+            }
+            let entries: Vec<(Entry, Option<ArrayBuffer>)> = batch.iter().map(|w| (w.entry.clone(), w.body.clone())).collect();
+            match queue.push_all(&entries).await {
+                Ok(ids) => {
+                    for (w, id) in batch.iter().zip(ids) {
+                        let _ = w.resolve.call1(&JsValue::NULL, &JsValue::from_f64(id as f64));
+                    }
+                }
+                Err(e) => {
+                    let reason = JsValue::from_str(&match e {
+                        Error::Storage(message) => message,
+                        other => other.to_string(),
+                    });
+                    for w in &batch {
+                        let _ = w.reject.call1(&JsValue::NULL, &reason);
+                    }
+                }
+            }
+        }
+        self.busy.set(false);
+    }
+}
