@@ -163,7 +163,7 @@ async function launchBrowser() {
     args: CHROMIUM_ARGS,
   });
   const pages = {};
-  for (const kind of ['ours', 'workbox', 'none']) {
+  for (const kind of ['ours', 'qf', 'workbox', 'none']) {
     const page = context.pages().find((p) => !Object.values(pages).some((x) => x.page === p) && p.url() === 'about:blank')
       ?? (await context.newPage());
     // Counts the page's answers to /api/ that a service worker gave, and those it did not.
@@ -238,7 +238,7 @@ async function passThrough(tab) {
   } else {
     expect(answers.fromWorker === PASS, `${tab.kind}: every pass-through answer came from the worker (${JSON.stringify(answers)})`);
   }
-  if (tab.kind === 'ours') {
+  if (tab.kind === 'ours' || tab.kind === 'qf') {
     const keyed = origin.arrivals.filter((a) => a.key).length;
     expect(keyed === PASS, `offline-sync: every pass-through POST carried an Idempotency-Key (${keyed}/${PASS})`);
   }
@@ -358,7 +358,7 @@ async function oneRun(run, browser, files, notes) {
   const { startOrigin } = await import('./server.mjs');
   const origins = {};
   try {
-    for (const kind of ['ours', 'workbox', 'none']) {
+    for (const kind of ['ours', 'qf', 'workbox', 'none']) {
       origins[kind] = await startOrigin(files);
       await openOrigin(browser.pages[kind], origins[kind]);
     }
@@ -369,7 +369,8 @@ async function oneRun(run, browser, files, notes) {
 
     // 3. pass-through, with the no-worker page as the baseline.
     out.pass = {};
-    for (const kind of ['none', ...order]) out.pass[kind] = await passThrough(tabs[kind]);
+    // Queue-first (offline-sync's option) only here: what it costs online is the question.
+    for (const kind of ['none', ...order, 'qf']) out.pass[kind] = await passThrough(tabs[kind]);
 
     // 4. cold start, alternating between the two workers.
     out.cold = { ours: [], workbox: [] };
@@ -382,7 +383,7 @@ async function oneRun(run, browser, files, notes) {
     return out;
   } finally {
     // Retire this run's workers: unregistered, they stop, and later runs start from nothing.
-    for (const kind of ['ours', 'workbox']) {
+    for (const kind of ['ours', 'qf', 'workbox']) {
       if (!origins[kind]) continue;
       await bounded(`${kind}: unregistering`, browser.pages[kind].page.evaluate(async () => {
         for (const r of await navigator.serviceWorker.getRegistrations()) await r.unregister();
@@ -475,6 +476,7 @@ async function main() {
     row('enqueue-idb', 'IndexedDB used after the enqueue', 'bytes', ...col((r, k) => r.queue[k].idbBytes), null, fmtBytes),
     row('drain', `drain ${ENQUEUE} entries, one sync event`, 'ms', ...col((r, k) => r.queue[k].drainMs)),
     row('pass-median', 'pass-through added latency, median', 'ms', ...col((r, k) => r.pass[k].median - r.pass.none.median), runs.map((r) => r.pass.none.median)),
+    row('pass-qf', 'pass-through added latency, median, queue-first', 'ms', runs.map((r) => r.pass.qf.median - r.pass.none.median), runs.map((r) => r.pass.workbox.median - r.pass.none.median), runs.map((r) => r.pass.none.median)),
     row('pass-p99', 'pass-through added latency, p99', 'ms', ...col((r, k) => r.pass[k].p99 - r.pass.none.p99), runs.map((r) => r.pass.none.p99)),
     row('cold', `cold start to first answer (median of ${COLD})`, 'ms', ...col((r, k) => median(r.cold[k])), runs.map((r) => r.none.post)),
     row('size', 'gzipped size of what the worker loads', 'bytes', Array(RUNS).fill(size.ours.gzip), Array(RUNS).fill(size.workbox.gzip), null, fmtBytes),
