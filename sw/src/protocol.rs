@@ -83,6 +83,30 @@ pub enum Event {
 }
 
 impl Event {
+    /// One readable line for the console (the `debug` option).
+    pub fn describe(&self) -> String {
+        match self {
+            Event::Status(s) => format!("status: {} pending, {} dead letters{}", s.pending, s.dead_letters, if s.syncing { ", syncing" } else { "" }),
+            Event::Queued { id, method, url, pending } => format!("queued {method} {url} as entry {id} ({pending} pending)"),
+            Event::Replayed { id, method, url, status, .. } => format!("replayed entry {id}, {method} {url} → {status}"),
+            Event::Expired { id, method, url, .. } => format!("expired entry {id}, {method} {url}: never sent"),
+            Event::Failed { id, method, url, error, attempts, .. } => {
+                format!("entry {} ({method} {url}) failed: {error}, attempt {attempts}; it will be retried", id.unwrap_or_default())
+            }
+            Event::DeadLettered { id, method, url, reason, .. } => format!(
+                "entry {id} ({} {}) moved to dead letters: {reason}",
+                method.as_deref().unwrap_or("?"),
+                url.as_deref().unwrap_or("?")
+            ),
+            Event::Coalesced { into, method, url, cancelled: true, .. } => format!("{method} {url} cancelled entry {into}: nothing will be sent"),
+            Event::Coalesced { into, method, url, .. } => format!("{method} {url} merged into entry {into}"),
+            Event::AuthRequired { id, method, url, status } => format!("entry {id} ({method} {url}) got {status}: replay waits for setReplayHeaders"),
+            Event::Pending { entries } => format!("{} entries pending", entries.len()),
+            Event::DeadLetters { entries } => format!("{} dead letters", entries.len()),
+            Event::Error { message } => format!("error: {message}"),
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| unreachable!("events always serialise"))
     }
@@ -232,6 +256,16 @@ mod tests {
         );
         let q = Event::Queued { id: 4, method: "PUT".into(), url: "u".into(), pending: 9 };
         assert_eq!(parse(&q.to_json())["type"], "offline-sync:queued");
+    }
+
+    #[test]
+    fn events_read_as_one_line_each() {
+        let q = Event::Queued { id: 4, method: "POST".into(), url: "/api/tasks".into(), pending: 2 };
+        assert_eq!(q.describe(), "queued POST /api/tasks as entry 4 (2 pending)");
+        let c = Event::Coalesced { into: 4, method: "DELETE".into(), url: "/api/tasks/1".into(), cancelled: true, pending: 0 };
+        assert_eq!(c.describe(), "DELETE /api/tasks/1 cancelled entry 4: nothing will be sent");
+        let d = Event::DeadLettered { id: 2, method: None, url: None, status: None, reason: "unreadable".into() };
+        assert_eq!(d.describe(), "entry 2 (? ?) moved to dead letters: unreadable");
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl Worker {
     /// (and the console too, with `debug`).
     pub async fn tell(&self, event: &Event) {
         if self.config.debug {
-            web_sys::console::log_1(&format!("offline-sync: {}", event.to_json()).into());
+            web_sys::console::log_1(&format!("offline-sync: {}", event.describe()).into());
         }
         let status = Event::Status(self.status().await);
         clients::broadcast(&[event, &status]).await;
