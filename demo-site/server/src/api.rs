@@ -28,6 +28,11 @@ pub fn routes() -> Router<Arc<App>> {
     collection::<Task>().merge(collection::<Project>())
 }
 
+/// The API and its batch endpoint (which dispatches each item through `routes`).
+pub fn routes_with_batch() -> Router<Arc<App>> {
+    routes().route("/api/_batch", axum::routing::post(crate::batch::handle))
+}
+
 fn collection<K: Kind>() -> Router<Arc<App>> {
     let base = format!("/api/{}", K::TABLE);
     Router::new()

@@ -42,7 +42,7 @@ impl App {
 }
 
 pub fn router(app: Arc<App>) -> Router {
-    api::routes()
+    api::routes_with_batch()
         .merge(hooks::routes())
         .fallback(static_files::serve)
         .layer(from_fn_with_state(app.clone(), observe::observe))

@@ -4,6 +4,7 @@
 
 mod api;
 mod app;
+mod batch;
 pub mod cli;
 mod error;
 mod hooks;
