@@ -5,7 +5,7 @@
 use serde_json::Value;
 use std::fmt;
 
-const KNOWN: [&str; 11] = [
+const KNOWN: [&str; 13] = [
     "prefix",
     "methods",
     "maxRetentionTime",
@@ -17,6 +17,8 @@ const KNOWN: [&str; 11] = [
     "queueFirst",
     "fetchListener",
     "debug",
+    "batchUrl",
+    "batchSize",
 ];
 
 /// Stands for "every intercepted prefix" until the options are all read.
@@ -49,6 +51,10 @@ pub struct Config {
     pub fetch_listener: bool,
     /// Log each decision to the console, like Workbox's development logs.
     pub debug: bool,
+    /// Where the server takes many mutations in one request (`POST`), if it does.
+    pub batch_url: Option<String>,
+    /// Most entries one batch carries.
+    pub batch_size: u32,
 }
 
 impl Default for Config {
@@ -65,6 +71,8 @@ impl Default for Config {
             queue_first: false,
             fetch_listener: true,
             debug: false,
+            batch_url: None,
+            batch_size: 50,
         }
     }
 }
@@ -161,6 +169,22 @@ impl Config {
             "queueFirst" => parse_bool(&raw).map(|b| self.queue_first = b),
             "fetchListener" => parse_bool(&raw).map(|b| self.fetch_listener = b),
             "debug" => parse_bool(&raw).map(|b| self.debug = b),
+            "batchUrl" => match parse_prefixes(&raw) {
+                Ok(mut urls) if urls.len() == 1 => {
+                    self.batch_url = urls.pop();
+                    Ok(())
+                }
+                Ok(_) => Err("must be one path".into()),
+                Err(e) => Err(e),
+            },
+            "batchSize" => match parse_count(&raw, 1) {
+                Ok(n) if n <= 500 => {
+                    self.batch_size = n as u32;
+                    Ok(())
+                }
+                Ok(_) => Err("must be at most 500".into()),
+                Err(e) => Err(e),
+            },
             // `true` follows the prefixes (applied once all options are read), `false` turns it off.
             "coalesce" => match parse_bool(&raw) {
                 Ok(on) => {
@@ -331,6 +355,16 @@ mod tests {
         assert_eq!(c.max_attempts, 5);
         assert!(!c.persist_authorization);
         assert_eq!(c.coalesce, ["/api/"]);
+    }
+
+    #[test]
+    fn batching_is_off_unless_a_batch_url_is_given() {
+        assert_eq!(Config::default().batch_url, None);
+        let (c, e) = Config::from_query("batchUrl=/api/_batch&batchSize=100");
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!((c.batch_url.as_deref(), c.batch_size), (Some("/api/_batch"), 100));
+        let (c, e) = Config::from_query("batchUrl=api/_batch&batchSize=501");
+        assert_eq!((c.batch_url, c.batch_size, e.len()), (None, 50, 2));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! offline-sync: a service worker that keeps every failed `/api/` mutation and delivers it later.
 //!
-//! The decisions (`coalesce`, `config`, `dead_letter`, `entry`, `error`, `outcome`, `protocol`) are plain Rust, tested natively.
+//! The decisions (`batch`, `coalesce`, `config`, `dead_letter`, `entry`, `error`, `outcome`, `protocol`) are plain Rust, tested natively.
 //! `shell` is the thin part that touches the browser; it only exists in the wasm build.
 
+pub mod batch;
 pub mod coalesce;
 pub mod config;
 pub mod dead_letter;

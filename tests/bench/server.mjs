@@ -22,8 +22,23 @@ export async function startOrigin(files) {
       const chunks = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        if (path === '/api/_batch' && req.method === 'POST') {
+          // offline-sync's batch endpoint (its `batchUrl` option): each item counts as an arrival.
+          const { requests } = JSON.parse(text);
+          const results = requests.map((item) => {
+            let n = null;
+            try { n = JSON.parse(item.body).n; } catch {}
+            const key = item.headers.find(([name]) => name.toLowerCase() === 'idempotency-key')?.[1] ?? null;
+            arrivals.push({ t: performance.now(), method: item.method, n, key });
+            return { status: 201, headers: [['content-type', 'application/json']], body: '{"ok":true}' };
+          });
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ results }));
+          return;
+        }
         let n = null;
-        try { n = JSON.parse(Buffer.concat(chunks).toString()).n; } catch {}
+        try { n = JSON.parse(text).n; } catch {}
         arrivals.push({ t: performance.now(), method: req.method, n, key: req.headers['idempotency-key'] ?? null });
         res.writeHead(201, { 'content-type': 'application/json' });
         res.end('{"ok":true}');

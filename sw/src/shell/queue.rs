@@ -201,25 +201,42 @@ impl Queue {
 
     /// The first record after `after` in queue order, readable or not.
     pub async fn next_after(&self, after: Option<u64>) -> Result<Option<(u64, Found)>, Error> {
+        Ok(self.next_many(after, 1).await?.into_iter().next())
+    }
+
+    /// Up to `limit` records after `after`, in queue order, read in one transaction.
+    pub async fn next_many(&self, after: Option<u64>, limit: u32) -> Result<Vec<(u64, Found)>, Error> {
         let tx = self.db.transaction(QUEUE).build().map_err(storage)?;
         let store = tx.object_store(QUEUE).map_err(storage)?;
         let lower = after.map_or(0.0, |id| id as f64);
-        let found = store
+        let records = store
             .get_all::<JsValue>()
             .with_query::<f64, _>(KeyRange::LowerBound(lower, after.is_some()))
-            .with_limit(1)
+            .with_limit(limit)
             .primitive()
             .map_err(storage)?
             .await
-            .map_err(storage)?
-            .next();
-        let Some(record) = found else { return Ok(None) };
-        let record = record.map_err(storage)?;
-        let id = js::get(&record, "id").as_f64().map(|k| k as u64).unwrap_or_default();
-        Ok(Some((id, match from_record(&record) {
-            Ok(stored) => Found::Entry(stored),
-            Err(e) => Found::Unreadable(e, record),
-        })))
+            .map_err(storage)?;
+        let mut found = Vec::new();
+        for record in records {
+            let record = record.map_err(storage)?;
+            let id = js::get(&record, "id").as_f64().map(|k| k as u64).unwrap_or_default();
+            found.push((id, match from_record(&record) {
+                Ok(stored) => Found::Entry(stored),
+                Err(e) => Found::Unreadable(e, record),
+            }));
+        }
+        Ok(found)
+    }
+
+    /// Removes delivered entries in one transaction.
+    pub async fn remove_all(&self, ids: &[u64]) -> Result<(), Error> {
+        let tx = self.write_relaxed(&[QUEUE])?;
+        let store = tx.object_store(QUEUE).map_err(storage)?;
+        for id in ids {
+            store.delete(*id as f64).primitive().map_err(storage)?;
+        }
+        tx.commit().await.map_err(storage)
     }
 
     /// Every readable entry in queue order.

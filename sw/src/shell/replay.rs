@@ -4,6 +4,7 @@
 use super::queue::{Found, Queue, Stored};
 use super::worker::Worker;
 use super::{js, net};
+use crate::batch;
 use crate::dead_letter::{DeadLetter, ANSWER_LIMIT};
 use crate::error::Error;
 use crate::outcome::{settle, Attempt, Next};
@@ -13,7 +14,6 @@ use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
-use web_sys::Response;
 
 /// The Web Lock that keeps two workers (an old one and its update) from replaying at once.
 const LOCK: &str = "offline-sync:replay";
@@ -98,7 +98,7 @@ async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> 
             // Its own request is under way (queue-first); that request replays the rest after it.
             break;
         }
-        let mut stored = match found {
+        let stored = match found {
             Found::Entry(stored) => stored,
             Found::Unreadable(bad, raw) => {
                 js::warn(&format!("offline-sync: queue record {id} moved to dead letters: {}", bad.0));
@@ -126,67 +126,206 @@ async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> 
             }
         }
 
-        let request = net::from_entry(&stored.entry, stored.body.as_ref(), &worker.replay_headers.borrow())?;
-        let (attempt, response) = match net::send(&request).await {
-            Ok(response) => {
-                let retry_after = net::header(&response, "retry-after");
-                (Attempt::Answered { status: response.status(), retry_after }, Some(response))
-            }
-            Err(Error::Network(reason)) => (Attempt::NetworkError(reason), None),
-            Err(other) => (Attempt::NetworkError(other.to_string()), None),
+        let flow = match gather(worker, queue, id, stored).await? {
+            Gathered::Alone(stored) => send_one(worker, queue, stored, &mut last_error, &mut network_failures).await?,
+            Gathered::Batch(items) => send_batch(worker, queue, items, &mut last_error, &mut network_failures).await?,
         };
-        let next = settle(&mut stored.entry, &attempt, worker.config.max_attempts, js::now(), js_sys::Math::random());
-        network_failures = if response.is_none() { network_failures + 1 } else { 0 };
-        match next {
-            Next::Remove => {
-                queue.remove(id).await?;
-                let body = match &response {
-                    Some(r) => net::body_prefix(r, REPLAY_BODY_LIMIT).await,
-                    None => Vec::new(),
-                };
-                let status = response.as_ref().map_or(0, Response::status);
-                worker.tell(&Event::replayed(&stored.entry, status, &body)).await;
-                after = Some(id);
-            }
-            Next::RetryAt(_) => {
-                // The same entry goes again once its time comes: nothing overtakes it.
-                queue.update(&stored).await?;
-                last_error = Some(problem(&stored));
-                if response.is_some() {
-                    worker.tell(&Event::failed(&stored.entry)).await;
-                } else if network_failures >= NETWORK_FAILURES_TO_STOP {
-                    return Err(Error::Network(stored.entry.last_error.clone().unwrap_or_default()));
-                }
-            }
-            Next::Hold => {
-                queue.update(&stored).await?;
-                worker.held.set(true);
-                last_error = Some(problem(&stored));
-                let e = &stored.entry;
-                let status = e.last_status.unwrap_or_default();
-                worker.tell(&Event::AuthRequired { id, method: e.method.clone(), url: e.url.clone(), status }).await;
-            }
-            Next::DeadLetter(reason) => {
-                let answer = match &response {
-                    Some(r) => Some(bounded_text(&net::body_prefix(r, ANSWER_LIMIT).await, ANSWER_LIMIT).0),
-                    None => None,
-                };
-                last_error = Some(problem(&stored));
-                let letter = DeadLetter {
-                    id,
-                    reason,
-                    status: stored.entry.last_status,
-                    answer,
-                    dead_at: js::now(),
-                    entry: Some(stored.entry.clone()),
-                };
-                queue.bury(&letter, stored.body.as_ref(), None).await?;
-                announce_dead_letter(worker, &letter).await;
-                after = Some(id);
-            }
+        if let Flow::Next(last) = flow {
+            after = Some(last);
         }
     }
     Ok(last_error)
+}
+
+/// Where the drain goes after an entry: on past it, or back to it (it waits for its next try).
+enum Flow {
+    Next(u64),
+    Again,
+}
+
+enum Gathered {
+    Alone(Stored),
+    /// Entries with their bodies as text, in queue order.
+    Batch(Vec<(Stored, String)>),
+}
+
+async fn send_one(
+    worker: &Worker,
+    queue: &Queue,
+    mut stored: Stored,
+    last_error: &mut Option<String>,
+    network_failures: &mut u32,
+) -> Result<Flow, Error> {
+    let request = net::from_entry(&stored.entry, stored.body.as_ref(), &worker.replay_headers.borrow())?;
+    let (attempt, body) = match net::send(&request).await {
+        Ok(response) => {
+            let retry_after = net::header(&response, "retry-after");
+            let body = net::body_prefix(&response, REPLAY_BODY_LIMIT.max(ANSWER_LIMIT)).await;
+            (Attempt::Answered { status: response.status(), retry_after }, body)
+        }
+        Err(Error::Network(reason)) => (Attempt::NetworkError(reason), Vec::new()),
+        Err(other) => (Attempt::NetworkError(other.to_string()), Vec::new()),
+    };
+    conclude(worker, queue, &mut stored, &attempt, &body, last_error, network_failures).await
+}
+
+/// Applies what one attempt taught about an entry: remove it, note it and wait, hold the queue,
+/// or move it to the dead letters; and tells the pages.
+async fn conclude(
+    worker: &Worker,
+    queue: &Queue,
+    stored: &mut Stored,
+    attempt: &Attempt,
+    body: &[u8],
+    last_error: &mut Option<String>,
+    network_failures: &mut u32,
+) -> Result<Flow, Error> {
+    let id = stored.entry.id.unwrap_or_default();
+    let answered = matches!(attempt, Attempt::Answered { .. });
+    *network_failures = if answered { 0 } else { *network_failures + 1 };
+    match settle(&mut stored.entry, attempt, worker.config.max_attempts, js::now(), js_sys::Math::random()) {
+        Next::Remove => {
+            queue.remove(id).await?;
+            let status = stored.entry.last_status.unwrap_or_default();
+            worker.tell(&Event::replayed(&stored.entry, status, body)).await;
+            Ok(Flow::Next(id))
+        }
+        Next::RetryAt(_) => {
+            // The same entry goes again once its time comes: nothing overtakes it.
+            queue.update(stored).await?;
+            *last_error = Some(problem(stored));
+            if answered {
+                worker.tell(&Event::failed(&stored.entry)).await;
+            } else if *network_failures >= NETWORK_FAILURES_TO_STOP {
+                return Err(Error::Network(stored.entry.last_error.clone().unwrap_or_default()));
+            }
+            Ok(Flow::Again)
+        }
+        Next::Hold => {
+            queue.update(stored).await?;
+            worker.held.set(true);
+            *last_error = Some(problem(stored));
+            let e = &stored.entry;
+            let status = e.last_status.unwrap_or_default();
+            worker.tell(&Event::AuthRequired { id, method: e.method.clone(), url: e.url.clone(), status }).await;
+            Ok(Flow::Again)
+        }
+        Next::DeadLetter(reason) => {
+            *last_error = Some(problem(stored));
+            let answer = answered.then(|| bounded_text(body, ANSWER_LIMIT).0);
+            let letter =
+                DeadLetter { id, reason, status: stored.entry.last_status, answer, dead_at: js::now(), entry: Some(stored.entry.clone()) };
+            queue.bury(&letter, stored.body.as_ref(), None).await?;
+            announce_dead_letter(worker, &letter).await;
+            Ok(Flow::Next(id))
+        }
+    }
+}
+
+/// With `batchUrl` set: `first` and the ready entries right after it that can travel together.
+async fn gather(worker: &Worker, queue: &Queue, id: u64, first: Stored) -> Result<Gathered, Error> {
+    if worker.config.batch_url.is_none() || worker.batch_refused.get() {
+        return Ok(Gathered::Alone(first));
+    }
+    let text = |stored: &Stored| -> Option<String> {
+        let bytes = stored.body.as_ref().map(|b| js_sys::Uint8Array::new(b).to_vec()).unwrap_or_default();
+        batch::text_body(&stored.entry, &worker.origin, &bytes).map(str::to_owned)
+    };
+    let Some(first_text) = text(&first) else { return Ok(Gathered::Alone(first)) };
+    let mut bytes = first_text.len();
+    let mut items = vec![(first, first_text)];
+    let now = js::now();
+    for (next_id, found) in queue.next_many(Some(id), worker.config.batch_size.saturating_sub(1)).await? {
+        let Found::Entry(next) = found else { break };
+        let ready = next.entry.next_attempt_at.is_none_or(|at| at <= now)
+            && !next.entry.is_expired(now, worker.config.max_retention_ms)
+            && !worker.in_flight.borrow().contains(&next_id);
+        let Some(body) = text(&next).filter(|_| ready) else { break };
+        if bytes + body.len() > batch::MAX_BYTES {
+            break;
+        }
+        bytes += body.len();
+        items.push((next, body));
+    }
+    if items.len() == 1 {
+        return Ok(Gathered::Alone(items.remove(0).0));
+    }
+    Ok(Gathered::Batch(items))
+}
+
+/// Sends a batch and concludes each item from its own answer, in order.
+async fn send_batch(
+    worker: &Worker,
+    queue: &Queue,
+    mut items: Vec<(Stored, String)>,
+    last_error: &mut Option<String>,
+    network_failures: &mut u32,
+) -> Result<Flow, Error> {
+    let url = format!("{}{}", worker.origin, worker.config.batch_url.as_deref().unwrap_or_default());
+    let pairs: Vec<(&crate::entry::Entry, &str)> = items.iter().map(|(s, t)| (&s.entry, t.as_str())).collect();
+    let payload = batch::encode(&pairs, &worker.origin);
+    let headers = web_sys::Headers::new().map_err(js::browser)?;
+    headers.set("content-type", "application/json").map_err(js::browser)?;
+    for (name, value) in worker.replay_headers.borrow().iter() {
+        headers.set(name, value).map_err(js::browser)?;
+    }
+    let body = js_sys::Uint8Array::from(payload.as_bytes()).buffer();
+    let request = net::build("POST", &url, &headers, Some(&body), Some("same-origin"))?;
+    let answers = match net::send(&request).await {
+        Err(e) => {
+            // Any item may have arrived: each counts as sent, and the first waits its back-off.
+            let attempt = Attempt::NetworkError(match e {
+                Error::Network(reason) => reason,
+                other => other.to_string(),
+            });
+            let (first, rest) = items.split_first_mut().unwrap_or_else(|| unreachable!("a batch has items"));
+            for (stored, _) in rest {
+                stored.entry.attempts += 1;
+                queue.update(stored).await?;
+            }
+            return conclude(worker, queue, &mut first.0, &attempt, &[], last_error, network_failures).await;
+        }
+        Ok(response) if matches!(response.status(), 400 | 404 | 405 | 413 | 501) => {
+            // This server takes no batches (or not these): one by one from now on.
+            js::warn(&format!("offline-sync: {url} answered {}; replaying one request at a time", response.status()));
+            worker.batch_refused.set(true);
+            return Ok(Flow::Again);
+        }
+        Ok(response) if !(200..300).contains(&response.status()) => {
+            // Busy or failing as a whole (503, 429…): nothing was applied; the first entry waits.
+            let attempt = Attempt::Answered { status: response.status(), retry_after: net::header(&response, "retry-after") };
+            let first = &mut items[0].0;
+            return conclude(worker, queue, first, &attempt, &[], last_error, network_failures).await;
+        }
+        Ok(response) => {
+            let text = String::from_utf8_lossy(&net::body_prefix(&response, 64 * 1024 * 1024).await).into_owned();
+            batch::decode(&text, items.len()).map_err(Error::Browser)?
+        }
+    };
+    // The delivered prefix is removed in one transaction and announced in one round.
+    let delivered = answers.iter().take_while(|a| (200..300).contains(&a.status)).count();
+    let mut events = Vec::with_capacity(delivered + 1);
+    let mut ids = Vec::with_capacity(delivered);
+    for ((stored, _), answer) in items.iter_mut().zip(&answers).take(delivered) {
+        let attempt = Attempt::Answered { status: answer.status, retry_after: None };
+        settle(&mut stored.entry, &attempt, worker.config.max_attempts, js::now(), 0.0);
+        ids.push(stored.entry.id.unwrap_or_default());
+        events.push(Event::replayed(&stored.entry, answer.status, answer.body.as_bytes()));
+    }
+    if !ids.is_empty() {
+        queue.remove_all(&ids).await?;
+        *network_failures = 0;
+        worker.tell_all(&events).await;
+    }
+    // The first item not delivered (if any) is settled as if sent alone; the server stopped there.
+    if let (Some((stored, _)), Some(answer)) = (items.get_mut(delivered), answers.get(delivered)) {
+        let attempt = Attempt::Answered { status: answer.status, retry_after: answer.retry_after() };
+        return conclude(worker, queue, stored, &attempt, answer.body.as_bytes(), last_error, network_failures).await;
+    }
+    Ok(match ids.last() {
+        Some(last) => Flow::Next(*last),
+        None => Flow::Again,
+    })
 }
 
 fn problem(stored: &Stored) -> String {

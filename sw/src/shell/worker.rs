@@ -35,6 +35,8 @@ pub struct Worker {
     /// A Background Sync is registered and has not fired yet: no need to ask again per entry.
     pub sync_requested: Cell<bool>,
     pub commits: Rc<GroupCommit>,
+    /// The server refused a batch: replay one request at a time for the rest of this worker's life.
+    pub batch_refused: Cell<bool>,
 }
 
 thread_local! {
@@ -59,6 +61,7 @@ impl Worker {
             in_flight: RefCell::new(HashSet::new()),
             sync_requested: Cell::new(false),
             commits: Rc::new(GroupCommit::default()),
+            batch_refused: Cell::new(false),
         });
         WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
         worker
@@ -115,6 +118,18 @@ impl Worker {
         }
         let status = Event::Status(self.status().await);
         clients::broadcast(&[event, &status]).await;
+    }
+
+    /// Several events and then the status they lead to, in one round.
+    pub async fn tell_all(&self, events: &[Event]) {
+        if self.config.debug {
+            for event in events {
+                web_sys::console::log_1(&format!("offline-sync: {}", event.describe()).into());
+            }
+        }
+        let status = Event::Status(self.status().await);
+        let all: Vec<&Event> = events.iter().chain(std::iter::once(&status)).collect();
+        clients::broadcast(&all).await;
     }
 
     /// A decision worth a line in the console with `debug` on.
