@@ -71,6 +71,16 @@ export interface WorkerOptions {
   persistAuthorization?: boolean;
   /** Merge waiting operations on one record: true (default, under every prefix), false, or prefixes. */
   coalesce?: boolean | string | string[];
+  /** Store every mutation before it is sent, not only when the network fails (default false). */
+  queueFirst?: boolean;
+  /** Add the worker's own fetch listener (default true); false when the app calls offlineSyncWorker.handle(). */
+  fetchListener?: boolean;
+  /** One console line per decision (default false). */
+  debug?: boolean;
+  /** A same-origin path taking many mutations in one POST (e.g. '/api/_batch'); replay then sends batches. */
+  batchUrl?: string;
+  /** Most entries per batch (default 50, at most 500). */
+  batchSize?: number;
 }
 
 export function register(url?: string, options?: WorkerOptions): Promise<ServiceWorkerRegistration>;
