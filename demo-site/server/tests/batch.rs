@@ -26,7 +26,10 @@ fn applies_items_in_order_each_under_its_key() {
     assert_eq!(results[0]["status"], 201);
     let created: serde_json::Value = serde_json::from_str(results[0]["body"].as_str().unwrap()).unwrap();
     assert_eq!(created["title"], "one");
-    let titles: Vec<String> = tasks(addr).iter().map(|t| t["title"].as_str().unwrap().to_owned()).collect();
+    // In the order applied: the change sequence (both may share a millisecond of createdAt).
+    let mut applied = tasks(addr);
+    applied.sort_by_key(|t| t["seq"].as_u64());
+    let titles: Vec<&str> = applied.iter().map(|t| t["title"].as_str().unwrap()).collect();
     assert_eq!(titles, ["one", "two"]);
 
     // The same keys again (a batch whose answer was lost): answered from the store, not applied.
