@@ -199,7 +199,7 @@ test('still offline during a sync: the entry stays first in line and the failure
     await s.context.setOffline(false);
     const after = await s.page.evaluate(() => window.offlineSync.replay());
     assert.equal(after.pending, 0, 'a page-requested replay delivers them');
-    assert.deepEqual((await server.tasks()).map((t) => t.id), ['a', 'b']);
+    assert.deepEqual((await server.log()).filter((r) => r.outcome === 'applied').map((r) => JSON.parse(decode(r.bodyBase64)).id), ['a', 'b'], 'in order');
   } finally { await s.close(); }
 });
 
