@@ -48,7 +48,8 @@ async function checkExactlyOnce(s, keys) {
   const applied = [...tasks].sort((a, b) => a.seq - b.seq).map((t) => t.title);
   assert.deepEqual(applied, keys.map((_, i) => `task ${i}`), 'in queue order (one URL, so the whole queue is one order)');
   const status = await s.settled();
-  assert.deepEqual([status.pending, status.deadLetters], [0, 0], 'the queue is empty and nothing is in dead letters');
+  const dead = status.deadLetters ? await s.page.evaluate(() => window.offlineSync.deadLetters()) : [];
+  assert.deepEqual([status.pending, status.deadLetters], [0, 0], `the queue is empty and nothing is in dead letters ${JSON.stringify(dead)}`);
   const log = await server.log();
   return {
     mutations: keys.length,
@@ -94,7 +95,10 @@ test(`500 mutations, the worker killed 20 times at random moments during their r
 test(`a server that drops 20 % of answers after applying and answers 503 + Retry-After to 10 % (${mode})`, async (t) => {
   const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000);
   t.diagnostic(`seed ${seed} (FAULT_SEED=${seed} repeats this run)`);
-  const s = await openSession(server, query);
+  // maxAttempts is raised: at these rates five 503s in a row for one entry do happen (Chromium's
+  // own resend of a dropped POST draws again), and that dead letter is the documented policy,
+  // tested on its own; here the question is exactly-once delivery.
+  const s = await openSession(server, `${query}${query ? '&' : '?'}maxAttempts=50`);
   try {
     const keys = await queueOffline(s, 200);
     // One of each for certain (batched, there are few requests for the rates to hit), then the rates.
