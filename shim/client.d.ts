@@ -85,6 +85,11 @@ export interface WorkerOptions {
 
 export function register(url?: string, options?: WorkerOptions): Promise<ServiceWorkerRegistration>;
 export function onStatus(cb: (status: SyncStatus) => void): () => void;
+/** `cb` gets the current status, then every change; a pushed status wins over the first one asked for. */
+export function followStatus(
+  cb: (status: SyncStatus) => void,
+  source?: { onStatus(cb: (status: SyncStatus) => void): () => void; status(): Promise<SyncStatus> },
+): () => void;
 export function onEvent(cb: (event: SyncEvent) => void): () => void;
 export function status(): Promise<SyncStatus>;
 export function replay(): Promise<SyncStatus>;

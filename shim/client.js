@@ -73,6 +73,27 @@ export function onStatus(cb) {
   return () => statusListeners.delete(cb);
 }
 
+/**
+ * Calls `cb(status)` with the current status, then on every change; returns the unsubscribe
+ * function. A status the worker pushes while the first is being asked for is newer, and wins.
+ * `source` is this module, or anything with the same `onStatus` and `status` (bindings take one).
+ */
+export function followStatus(cb, source = { onStatus, status }) {
+  let alive = true;
+  let pushed = false;
+  const off = source.onStatus((current) => {
+    pushed = true;
+    if (alive) cb(current);
+  });
+  Promise.resolve()
+    .then(() => source.status())
+    .then((first) => alive && !pushed && cb(first), () => {});
+  return () => {
+    alive = false;
+    off();
+  };
+}
+
 /** Calls `cb(message)` for every message from the worker (queued, replayed, expired, failed, status). */
 export function onEvent(cb) {
   listen();

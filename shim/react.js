@@ -7,6 +7,7 @@
 import { useCallback, useEffect, useState, useSyncExternalStore } from 'react';
 import { useLiveQuery } from 'dexie-react-hooks';
 import * as defaultClient from './client.js';
+import { followStatus } from './client.js';
 
 const INITIAL = { pending: 0, syncing: false, lastSync: null, deadLetters: 0, lastError: null, authRequired: false, ready: false };
 
@@ -29,23 +30,7 @@ function fromStatus(status) {
  */
 export function useSyncStatus({ sync: adapter, client = defaultClient } = {}) {
   const [state, setState] = useState(INITIAL);
-  useEffect(() => {
-    let alive = true;
-    let pushed = false;
-    const apply = (status) => alive && setState(fromStatus(status));
-    const off = client.onStatus((status) => {
-      pushed = true;
-      apply(status);
-    });
-    // The first status, asked for; a status the worker pushed meanwhile is newer and stays.
-    Promise.resolve()
-      .then(() => client.status())
-      .then((status) => pushed || apply(status), () => {});
-    return () => {
-      alive = false;
-      off();
-    };
-  }, [client]);
+  useEffect(() => followStatus((status) => setState(fromStatus(status)), client), [client]);
   const sync = useCallback(() => (adapter ? adapter.sync() : client.replay()), [adapter, client]);
   return { ...state, sync };
 }

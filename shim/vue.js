@@ -7,6 +7,7 @@
 import { getCurrentScope, onScopeDispose, readonly, ref, shallowRef, toValue, watch } from 'vue';
 import { liveQuery } from 'dexie';
 import * as defaultClient from './client.js';
+import { followStatus } from './client.js';
 
 function onDispose(fn) {
   if (getCurrentScope()) onScopeDispose(fn);
@@ -27,9 +28,7 @@ export function useSyncStatus({ sync: adapter, client = defaultClient } = {}) {
     authRequired: ref(false),
     ready: ref(false),
   };
-  let alive = true;
   const apply = (status) => {
-    if (!alive) return;
     refs.pending.value = status.pending ?? 0;
     refs.syncing.value = Boolean(status.syncing);
     refs.lastSync.value = status.lastSyncAt ?? null;
@@ -38,19 +37,7 @@ export function useSyncStatus({ sync: adapter, client = defaultClient } = {}) {
     refs.authRequired.value = Boolean(status.authRequired);
     refs.ready.value = true;
   };
-  let pushed = false;
-  const off = client.onStatus((status) => {
-    pushed = true;
-    apply(status);
-  });
-  // The first status, asked for; a status the worker pushed meanwhile is newer and stays.
-  Promise.resolve()
-    .then(() => client.status())
-    .then((status) => pushed || apply(status), () => {});
-  onDispose(() => {
-    alive = false;
-    off();
-  });
+  onDispose(followStatus(apply, client));
   const sync = () => (adapter ? adapter.sync() : client.replay());
   const out = { sync };
   for (const [name, value] of Object.entries(refs)) out[name] = readonly(value);
