@@ -272,7 +272,7 @@ test('a request whose body cannot be read passes through with a warning, and is 
     assert.match(outcome, /^failed|^answered/);
     assert.equal((await s.status()).pending, 0, 'not queued');
     const warnings = s.workerConsole.filter((m) => m.type === 'warning').map((m) => m.text);
-    assert.ok(warnings.some((w) => w.includes('passed through unprotected')), JSON.stringify({ outcome, warnings }));
+    assert.ok(warnings.some((w) => w.includes('is not protected: its body could not be read')), JSON.stringify({ outcome, warnings }));
     assert.equal((await s.fetch('/api/tasks', json({ id: 'after', title: 'still works' }))).status, 201);
   } finally { await s.close(); }
 });

@@ -7,7 +7,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Client, ClientQueryOptions, ClientType};
 
 /// Posts `events`, in order, to every window client, listing the clients once.
-pub async fn broadcast(events: &[&Event]) {
+pub async fn broadcast(events: &[Event]) {
     let messages: Vec<JsValue> = events.iter().filter_map(|e| js::from_json(&e.to_json()).ok()).collect();
     let options = ClientQueryOptions::new();
     options.set_include_uncontrolled(true);

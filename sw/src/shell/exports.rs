@@ -134,7 +134,7 @@ async fn answer(worker: &Rc<Worker>, request: PageRequest) -> Event {
         }
         PageRequest::RetryDeadLetter(id) => match queue.revive(id).await {
             Ok(_) => {
-                worker.broadcast_status().await;
+                worker.broadcast_status();
                 replay::run_to_end(worker).await;
                 Ok(())
             }
@@ -142,7 +142,7 @@ async fn answer(worker: &Rc<Worker>, request: PageRequest) -> Event {
         },
         PageRequest::DiscardDeadLetter(id) => {
             let discarded = queue.discard(id).await;
-            worker.broadcast_status().await;
+            worker.broadcast_status();
             discarded
         }
         PageRequest::SetReplayHeaders(headers) => {
@@ -152,6 +152,8 @@ async fn answer(worker: &Rc<Worker>, request: PageRequest) -> Event {
             Ok(())
         }
     };
+    // What the pages were told comes before this answer.
+    worker.news_sent().await;
     match done {
         Ok(()) => Event::Status(worker.status().await),
         Err(e) => Event::Error { message: e.to_string() },

@@ -6,7 +6,7 @@ use super::js;
 use super::queue::Queue;
 use crate::entry::Entry;
 use crate::error::Error;
-use js_sys::{ArrayBuffer, Function, Promise};
+use js_sys::{Array, ArrayBuffer, Function, Promise};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
@@ -26,8 +26,9 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Appends `entry`; resolves with its id once the transaction holding it has committed.
-    pub async fn push(self: &Rc<Self>, queue: &Rc<Queue>, entry: &Entry, body: Option<&ArrayBuffer>) -> Result<u64, Error> {
+    /// Appends `entry`; resolves with its id, and the number waiting then, once the transaction
+    /// holding it has committed.
+    pub async fn push(self: &Rc<Self>, queue: &Rc<Queue>, entry: &Entry, body: Option<&ArrayBuffer>) -> Result<(u64, u32), Error> {
         let mut settle = None;
         let done = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
         let (resolve, reject) = settle.unwrap_or_else(|| unreachable!("the executor runs at once"));
@@ -36,7 +37,13 @@ impl GroupCommit {
             wasm_bindgen_futures::spawn_local(self.clone().commit_all(queue.clone()));
         }
         match JsFuture::from(done).await {
-            Ok(id) => id.as_f64().map(|id| id as u64).ok_or_else(|| Error::Storage("no id came back".into())),
+            Ok(committed) => {
+                let committed = Array::from(&committed);
+                match (committed.get(0).as_f64(), committed.get(1).as_f64()) {
+                    (Some(id), Some(pending)) => Ok((id as u64, pending as u32)),
+                    _ => Err(Error::Storage("no id came back".into())),
+                }
+            }
             Err(e) => Err(Error::Storage(js::describe(&e))),
         }
     }
@@ -50,9 +57,11 @@ impl GroupCommit {
             }
             let entries: Vec<(Entry, Option<ArrayBuffer>)> = batch.iter().map(|w| (w.entry.clone(), w.body.clone())).collect();
             match queue.push_all(&entries).await {
-                Ok(ids) => {
+                Ok((ids, pending)) => {
+                    let pending = JsValue::from(pending);
                     for (w, id) in batch.iter().zip(ids) {
-                        let _ = w.resolve.call1(&JsValue::NULL, &JsValue::from_f64(id as f64));
+                        let committed = Array::of2(&JsValue::from_f64(id as f64), &pending);
+                        let _ = w.resolve.call1(&JsValue::NULL, &committed);
                     }
                 }
                 Err(e) => {

@@ -11,25 +11,12 @@ use js_sys::ArrayBuffer;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, Response};
+use web_sys::{Headers, Request, RequestInit, Response};
 
 pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, JsValue> {
-    // The body is read once, from a copy: the same bytes go to the network or to the queue. A body
-    // that cannot be read (a failing stream) leaves the original to go out untouched.
+    // A copy keeps the body for the queue: it is read only if the network fails (or, queue-first,
+    // before sending), so a request that goes through costs no more than a clone.
     let copy = request.clone()?;
-    let body: ArrayBuffer = match JsFuture::from(copy.array_buffer()?).await {
-        Ok(body) => body.into(),
-        Err(e) => {
-            js::warn(&format!(
-                "offline-sync: {} {} passed through unprotected: its body could not be read ({})",
-                request.method(),
-                request.url(),
-                js::describe(&e)
-            ));
-            return Ok(net::send(&request).await?);
-        }
-    };
-    let body = (body.byte_length() > 0).then_some(body);
     let headers = Headers::new_with_headers(&request.headers())?;
     let key = match headers.get("idempotency-key")? {
         Some(key) => key,
@@ -39,58 +26,113 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
             key
         }
     };
-    let credentials = js::get(&request, "credentials").as_string();
-    let method = request.method();
-    let url = request.url();
-    let outgoing = net::build(&method, &url, &headers, body.as_ref(), credentials.as_deref())?;
-    let size = body.as_ref().map_or(0, ArrayBuffer::byte_length);
-    let fits = u64::from(size) <= worker.config.max_body_bytes;
+    if worker.config.queue_first {
+        let Some(body) = read_body(&copy).await else { return Ok(net::send(&request).await?) };
+        let entry = entry_for(&worker, &request, &headers, key);
+        let credentials = entry.credentials.clone();
+        let outgoing = net::build(&entry.method, &entry.url, &headers, body.as_ref(), credentials.as_deref())?;
+        if fits(&worker, body.as_ref()) {
+            return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
+        }
+        return network_first(worker, &request, &outgoing, Body::Read(body), entry).await;
+    }
+    // The page's own request, with the key added: same body, mode, credentials and signal.
+    let init = RequestInit::new();
+    init.set_headers(&headers);
+    let outgoing = Request::new_with_request_and_init(&request, &init)?;
+    let entry = entry_for(&worker, &request, &headers, key);
+    network_first(worker, &request, &outgoing, Body::Unread(&copy), entry).await
+}
+
+/// A mutation's body: still in the page's request (read only if it must be queued), or read.
+enum Body<'a> {
+    Unread(&'a Request),
+    Read(Option<ArrayBuffer>),
+}
+
+/// Sends; on a network failure queues the mutation (reading its body only then).
+async fn network_first(worker: Rc<Worker>, request: &Request, outgoing: &Request, body: Body<'_>, entry: Entry) -> Result<Response, JsValue> {
+    let reason = match net::send(outgoing).await {
+        Ok(response) => {
+            worker.debug(|| format!("sent {} {} → {}", entry.method, entry.url, response.status()));
+            // Off the answer's path: the page gets its response without waiting for the queue.
+            wasm_bindgen_futures::spawn_local(replay::after_online_answer(worker));
+            return Ok(response);
+        }
+        Err(_) if request.signal().aborted() => return Err(request.signal().reason()),
+        Err(Error::Network(reason)) => reason,
+        Err(other) => return Err(other.into()),
+    };
+    let body = match body {
+        Body::Read(body) => body,
+        Body::Unread(copy) => match read_body(copy).await {
+            Some(body) => body,
+            None => return Err(Error::Network(reason).into()),
+        },
+    };
+    if !fits(&worker, body.as_ref()) {
+        let size = body.as_ref().map_or(0, ArrayBuffer::byte_length);
+        let message = format!(
+            "offline-sync did not queue {} {}: its body is {size} bytes, over maxBodyBytes ({})",
+            entry.method, entry.url, worker.config.max_body_bytes
+        );
+        js::warn(&message);
+        return Ok(net::json_response(413, &protocol::error_answer(&message))?);
+    }
     let entry = Entry {
+        // Offline, the request never left; otherwise it may have reached the server and only its
+        // answer been lost, so it counts as sent (and nothing merges into it).
+        attempts: u32::from(js::online()),
+        last_error: Some(format!("network error: {reason}")),
+        ..entry
+    };
+    Ok(keep(&worker, entry, body.as_ref()).await?)
+}
+
+/// The body's bytes (`None` inside for an empty body), or `None` when it cannot be read (a failing
+/// stream): such a request is not protected, and a warning says so.
+async fn read_body(copy: &Request) -> Option<Option<ArrayBuffer>> {
+    let read = match copy.array_buffer() {
+        Ok(promise) => JsFuture::from(promise).await,
+        Err(e) => Err(e),
+    };
+    match read {
+        Ok(body) => {
+            let body: ArrayBuffer = body.into();
+            Some((body.byte_length() > 0).then_some(body))
+        }
+        Err(e) => {
+            js::warn(&format!(
+                "offline-sync: {} {} is not protected: its body could not be read ({})",
+                copy.method(),
+                copy.url(),
+                js::describe(&e)
+            ));
+            None
+        }
+    }
+}
+
+fn fits(worker: &Worker, body: Option<&ArrayBuffer>) -> bool {
+    u64::from(body.map_or(0, ArrayBuffer::byte_length)) <= worker.config.max_body_bytes
+}
+
+/// The entry a mutation becomes if it has to wait.
+fn entry_for(worker: &Worker, request: &Request, headers: &Headers, idempotency_key: String) -> Entry {
+    Entry {
         id: None,
-        method,
-        url,
-        headers: headers_to_store(header_pairs(&headers), worker.config.persist_authorization),
-        idempotency_key: key,
+        method: request.method(),
+        url: request.url(),
+        headers: headers_to_store(header_pairs(headers), worker.config.persist_authorization),
+        idempotency_key,
         record: None,
-        credentials,
+        credentials: js::get(request, "credentials").as_string(),
         queued_at: js::now(),
         attempts: 0,
         refusals: 0,
         next_attempt_at: None,
         last_status: None,
         last_error: None,
-    };
-    if worker.config.queue_first && fits {
-        return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
-    }
-
-    match net::send(&outgoing).await {
-        Ok(response) => {
-            worker.debug(|| format!("sent {} {} → {}", entry.method, entry.url, response.status()));
-            // Off the answer's path: the page gets its response without waiting for the queue.
-            wasm_bindgen_futures::spawn_local(replay::after_online_answer(worker));
-            Ok(response)
-        }
-        Err(_) if request.signal().aborted() => Err(request.signal().reason()),
-        Err(Error::Network(_)) if !fits => {
-            let message = format!(
-                "offline-sync did not queue {} {}: its body is {size} bytes, over maxBodyBytes ({})",
-                entry.method, entry.url, worker.config.max_body_bytes
-            );
-            js::warn(&message);
-            Ok(net::json_response(413, &protocol::error_answer(&message))?)
-        }
-        Err(Error::Network(reason)) => {
-            let entry = Entry {
-                // Offline, the request never left; otherwise it may have reached the server and
-                // only its answer been lost, so it counts as sent (and nothing merges into it).
-                attempts: u32::from(js::online()),
-                last_error: Some(format!("network error: {reason}")),
-                ..entry
-            };
-            Ok(keep(&worker, entry, body.as_ref()).await?)
-        }
-        Err(other) => Err(other.into()),
     }
 }
 
@@ -111,7 +153,8 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
     let first_in_line = matches!(queue.next_after(None).await, Ok(Some((head, _))) if head == id);
     if !first_in_line || worker.syncing.get() {
         // Earlier entries wait: this one goes in its turn.
-        let answer = announce_queued(&worker, &queue, &entry, id).await;
+        let pending = queue.count().await.unwrap_or(1);
+        let answer = announce_queued(&worker, &entry, id, pending).await;
         wasm_bindgen_futures::spawn_local(replay::after_online_answer(worker));
         return answer;
     }
@@ -130,7 +173,8 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
         Err(e) => {
             entry.last_error = Some(e.to_string());
             queue.update(&Stored { entry: entry.clone(), body: body.cloned() }).await?;
-            announce_queued(&worker, &queue, &entry, id).await
+            let pending = queue.count().await.unwrap_or(1);
+            announce_queued(&worker, &entry, id, pending).await
         }
     }
 }
@@ -141,10 +185,10 @@ fn storage_failed(e: &Error) -> Result<Response, Error> {
     net::json_response(507, &protocol::error_answer(&message))
 }
 
-/// Tells the pages an entry waits, asks for a Background Sync, and makes the page's 202.
-async fn announce_queued(worker: &Worker, queue: &Queue, entry: &Entry, id: u64) -> Result<Response, Error> {
-    let pending = queue.count().await.unwrap_or(1);
-    worker.tell(&Event::Queued { id, method: entry.method.clone(), url: entry.url.clone(), pending }).await;
+/// Makes the page's 202, having asked for a Background Sync; the pages hear of the entry in the
+/// next round of news, which the answer does not wait for.
+async fn announce_queued(worker: &Worker, entry: &Entry, id: u64, pending: u32) -> Result<Response, Error> {
+    worker.tell(Event::Queued { id, method: entry.method.clone(), url: entry.url.clone(), pending });
     replay::request_background_sync(worker).await;
     net::json_response(202, &protocol::queued_answer(id, pending))
 }
@@ -156,19 +200,22 @@ async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> 
         Ok(queue) => push(worker, &queue, &mut entry, body).await.map(|pushed| (queue, pushed)),
         Err(e) => Err(e),
     };
-    let (queue, pushed) = match pushed {
+    let (queue, (pushed, pending)) = match pushed {
         Ok(pushed) => pushed,
         Err(e) => return storage_failed(&e),
     };
+    let pending = match pending {
+        Some(pending) => pending,
+        None => queue.count().await.unwrap_or(1),
+    };
     let (into, cancelled) = match pushed {
-        Pushed::Added(id) => return announce_queued(worker, &queue, &entry, id).await,
+        Pushed::Added(id) => return announce_queued(worker, &entry, id, pending).await,
         Pushed::Merged(into) => (into, false),
         Pushed::Cancelled(into) => (into, true),
     };
-    let pending = queue.count().await.unwrap_or_default();
     worker.coalesced.set(worker.coalesced.get() + if cancelled { 2 } else { 1 });
     let (method, url) = (entry.method.clone(), entry.url.clone());
-    worker.tell(&Event::Coalesced { into, method, url, cancelled, pending }).await;
+    worker.tell(Event::Coalesced { into, method, url, cancelled, pending });
     if pending > 0 {
         replay::request_background_sync(worker).await;
     }
@@ -176,15 +223,17 @@ async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> 
 }
 
 /// Adds the entry, or merges it into the latest waiting entry on the same record.
-async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Option<&ArrayBuffer>) -> Result<Pushed, Error> {
+/// The number waiting comes with it when the group commit counted it.
+async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Option<&ArrayBuffer>) -> Result<(Pushed, Option<u32>), Error> {
+    let added = |(id, pending)| (Pushed::Added(id), Some(pending));
     let path = entry.url.strip_prefix(&worker.origin).unwrap_or_default();
     if !worker.config.coalesces(path) {
-        return worker.commits.push(queue, entry, body).await.map(Pushed::Added);
+        return worker.commits.push(queue, entry, body).await.map(added);
     }
     let bytes = body.map(|b| js_sys::Uint8Array::new(b).to_vec()).unwrap_or_default();
     entry.record = coalesce::record_key(&worker.config.coalesce, &entry.method, path, &bytes);
     let Some(key) = entry.record.clone() else {
-        return worker.commits.push(queue, entry, body).await.map(Pushed::Added);
+        return worker.commits.push(queue, entry, body).await.map(added);
     };
     let waiting = worker.latest_on(queue, &key).await;
     // A replay may be sending the waiting entry right now: merge only while none runs. Checked in
@@ -197,13 +246,14 @@ async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Optio
                 .coalesce(entry, body, waiting, |w, w_body| {
                     merge(&Op { method: w.method.clone(), unsent: w.attempts == 0, body: w_body }, &new)
                 })
-                .await?
+                .await
+                .map(|pushed| (pushed, None))?
         }
-        _ => Pushed::Added(worker.commits.push(queue, entry, body).await?),
+        _ => worker.commits.push(queue, entry, body).await.map(added)?,
     };
     let mut records = worker.records.borrow_mut();
     if let Some(records) = records.as_mut() {
-        match pushed {
+        match pushed.0 {
             Pushed::Added(id) => drop(records.insert(key, id)),
             Pushed::Cancelled(_) => drop(records.remove(&key)),
             Pushed::Merged(_) => {}

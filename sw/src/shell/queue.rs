@@ -53,6 +53,10 @@ pub struct Queue {
     /// Set when another context (a newer worker, DevTools) needs the database: this connection
     /// closed itself so as not to block that upgrade or deletion, and must be reopened.
     closed: Rc<Cell<bool>>,
+    /// Writes that may have added entries so far, and how many there had been when the queue was
+    /// last found empty: while the two agree, an online answer need not look at the queue.
+    additions: Cell<u64>,
+    empty_after: Cell<Option<u64>>,
 }
 
 fn storage(e: impl std::fmt::Display) -> Error {
@@ -85,7 +89,7 @@ impl Queue {
             })
         };
         raw.set_onversionchange(Some(on_change.into_js_value().unchecked_ref()));
-        Ok(Queue { db, closed })
+        Ok(Queue { db, closed, additions: Cell::new(0), empty_after: Cell::new(None) })
     }
 
     pub fn is_closed(&self) -> bool {
@@ -94,6 +98,7 @@ impl Queue {
 
     /// Appends a mutation; resolves with its id only once the transaction is durably committed.
     pub async fn push(&self, entry: &Entry, body: Option<&ArrayBuffer>) -> Result<u64, Error> {
+        self.note_addition();
         let record = to_record(&entry.to_json(), Some(entry), body)?;
         let tx = self.write(&[QUEUE])?;
         let store = tx.object_store(QUEUE).map_err(storage)?;
@@ -108,7 +113,9 @@ impl Queue {
     }
 
     /// Appends several mutations in one transaction (group commit): all are committed, or none.
-    pub async fn push_all(&self, entries: &[(Entry, Option<ArrayBuffer>)]) -> Result<Vec<u64>, Error> {
+    /// Also gives the number of waiting entries once they are in, counted in the same transaction.
+    pub async fn push_all(&self, entries: &[(Entry, Option<ArrayBuffer>)]) -> Result<(Vec<u64>, u32), Error> {
+        self.note_addition();
         let tx = self.write(&[QUEUE])?;
         let store = tx.object_store(QUEUE).map_err(storage)?;
         let mut keys = Vec::with_capacity(entries.len());
@@ -116,12 +123,13 @@ impl Queue {
             let record = to_record(&entry.to_json(), Some(entry), body.as_ref())?;
             keys.push(store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?);
         }
+        let pending = store.count().primitive().map_err(storage)?;
         tx.commit().await.map_err(storage)?;
         let mut ids = Vec::with_capacity(keys.len());
         for key in keys {
             ids.push(numeric(key.await.map_err(storage)?)?);
         }
-        Ok(ids)
+        Ok((ids, pending.await.map_err(storage)?))
     }
 
     /// Queues `entry`, or merges it into `waiting` (the latest entry on the same record) as `decide`
@@ -133,6 +141,7 @@ impl Queue {
         waiting: u64,
         decide: impl FnOnce(&Entry, Vec<u8>) -> Merge,
     ) -> Result<Pushed, Error> {
+        self.note_addition();
         let tx = self.write(&[QUEUE])?;
         let store = tx.object_store(QUEUE).map_err(storage)?;
         let found: Option<JsValue> =
@@ -185,6 +194,26 @@ impl Queue {
 
     pub async fn count(&self) -> Result<u32, Error> {
         self.count_in(QUEUE).await
+    }
+
+    /// Whether entries may be waiting: false only while no write since the queue was last found
+    /// empty (by `waiting`) could have added one.
+    pub fn may_hold_entries(&self) -> bool {
+        self.empty_after.get() != Some(self.additions.get())
+    }
+
+    /// The number of waiting entries, remembering an empty queue for `may_hold_entries`.
+    pub async fn waiting(&self) -> Result<u32, Error> {
+        let additions = self.additions.get();
+        let count = self.count().await?;
+        if count == 0 {
+            self.empty_after.set(Some(additions));
+        }
+        Ok(count)
+    }
+
+    fn note_addition(&self) {
+        self.additions.set(self.additions.get() + 1);
     }
 
     pub async fn dead_count(&self) -> Result<u32, Error> {
@@ -265,6 +294,7 @@ impl Queue {
 
     /// Puts a dead letter back in the queue under its old id (its original place in line).
     pub async fn revive(&self, id: u64) -> Result<Entry, Error> {
+        self.note_addition();
         let tx = self.write(&[QUEUE, DEAD])?;
         let dead = tx.object_store(DEAD).map_err(storage)?;
         let record: Option<JsValue> =

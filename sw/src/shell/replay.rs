@@ -72,7 +72,7 @@ async fn run(worker: &Worker) -> Result<(), Error> {
         return Ok(());
     }
     worker.syncing.set(true);
-    worker.broadcast_status().await;
+    worker.broadcast_status();
     let result = drain(worker, &queue).await;
     worker.syncing.set(false);
     match &result {
@@ -82,7 +82,9 @@ async fn run(worker: &Worker) -> Result<(), Error> {
         }
         Err(e) => *worker.last_error.borrow_mut() = Some(e.to_string()),
     }
-    worker.broadcast_status().await;
+    worker.broadcast_status();
+    // Within the `sync` event's lifetime: the pages hear how it ended before the browser may stop us.
+    worker.news_sent().await;
     result.map(drop)
 }
 
@@ -104,7 +106,7 @@ async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> 
                 js::warn(&format!("offline-sync: queue record {id} moved to dead letters: {}", bad.0));
                 let letter = DeadLetter { id, reason: bad.0, status: None, answer: None, dead_at: js::now(), entry: None };
                 queue.bury(&letter, None, Some(&raw)).await?;
-                announce_dead_letter(worker, &letter).await;
+                announce_dead_letter(worker, &letter);
                 after = Some(id);
                 continue;
             }
@@ -112,7 +114,7 @@ async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> 
         if stored.entry.is_expired(js::now(), worker.config.max_retention_ms) {
             queue.remove(id).await?;
             let e = &stored.entry;
-            worker.tell(&Event::Expired { id, method: e.method.clone(), url: e.url.clone(), queued_at: e.queued_at }).await;
+            worker.tell(Event::Expired { id, method: e.method.clone(), url: e.url.clone(), queued_at: e.queued_at });
             after = Some(id);
             continue;
         }
@@ -187,7 +189,7 @@ async fn conclude(
         Next::Remove => {
             queue.remove(id).await?;
             let status = stored.entry.last_status.unwrap_or_default();
-            worker.tell(&Event::replayed(&stored.entry, status, body)).await;
+            worker.tell(Event::replayed(&stored.entry, status, body));
             Ok(Flow::Next(id))
         }
         Next::RetryAt(_) => {
@@ -195,7 +197,7 @@ async fn conclude(
             queue.update(stored).await?;
             *last_error = Some(problem(stored));
             if answered {
-                worker.tell(&Event::failed(&stored.entry)).await;
+                worker.tell(Event::failed(&stored.entry));
             } else if *network_failures >= NETWORK_FAILURES_TO_STOP {
                 return Err(Error::Network(stored.entry.last_error.clone().unwrap_or_default()));
             }
@@ -207,7 +209,7 @@ async fn conclude(
             *last_error = Some(problem(stored));
             let e = &stored.entry;
             let status = e.last_status.unwrap_or_default();
-            worker.tell(&Event::AuthRequired { id, method: e.method.clone(), url: e.url.clone(), status }).await;
+            worker.tell(Event::AuthRequired { id, method: e.method.clone(), url: e.url.clone(), status });
             Ok(Flow::Again)
         }
         Next::DeadLetter(reason) => {
@@ -216,7 +218,7 @@ async fn conclude(
             let letter =
                 DeadLetter { id, reason, status: stored.entry.last_status, answer, dead_at: js::now(), entry: Some(stored.entry.clone()) };
             queue.bury(&letter, stored.body.as_ref(), None).await?;
-            announce_dead_letter(worker, &letter).await;
+            announce_dead_letter(worker, &letter);
             Ok(Flow::Next(id))
         }
     }
@@ -315,7 +317,7 @@ async fn send_batch(
     if !ids.is_empty() {
         queue.remove_all(&ids).await?;
         *network_failures = 0;
-        worker.tell_all(&events).await;
+        worker.tell_all(events);
     }
     // The first item not delivered (if any) is settled as if sent alone; the server stopped there.
     if let (Some((stored, _)), Some(answer)) = (items.get_mut(delivered), answers.get(delivered)) {
@@ -333,10 +335,10 @@ fn problem(stored: &Stored) -> String {
     format!("{} for {} {}", e.last_error.as_deref().unwrap_or("failure"), e.method, e.url)
 }
 
-async fn announce_dead_letter(worker: &Worker, letter: &DeadLetter) {
+fn announce_dead_letter(worker: &Worker, letter: &DeadLetter) {
     let view = letter.view();
     let event = Event::DeadLettered { id: view.id, method: view.method, url: view.url, status: view.status, reason: view.reason };
-    worker.tell(&event).await;
+    worker.tell(event);
 }
 
 /// Whether this browser has Background Sync; where it has not, the worker replays on its own.
@@ -363,11 +365,13 @@ pub async fn request_background_sync(worker: &Worker) {
     }
 }
 
-/// A mutation just reached the server, so the network is back: deliver what was waiting.
+/// A mutation just reached the server, so the network is back: deliver what was waiting. The
+/// queue is read only when something may have been added since it was last seen empty, so a
+/// stream of online mutations costs no storage work.
 pub async fn after_online_answer(worker: Rc<Worker>) {
     let waiting = match worker.queue().await {
-        Ok(queue) => queue.count().await.unwrap_or_default(),
-        Err(_) => 0,
+        Ok(queue) if queue.may_hold_entries() => queue.waiting().await.unwrap_or_default(),
+        _ => 0,
     };
     if waiting > 0 {
         run_to_end(&worker).await;

@@ -2,11 +2,13 @@
 
 use super::group_commit::GroupCommit;
 use super::queue::{Queue, DB_NAME};
-use super::{clients, js};
+use super::{clients, js, net};
 use crate::config::Config;
 use crate::error::Error;
 use crate::protocol::{Event, Status};
-use js_sys::Promise;
+use js_sys::{Function, Promise};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -37,7 +39,17 @@ pub struct Worker {
     pub commits: Rc<GroupCommit>,
     /// The server refused a batch: replay one request at a time for the rest of this worker's life.
     pub batch_refused: Cell<bool>,
+    /// Events told while a round to the pages is under way: they go in the next round.
+    outbox: RefCell<Vec<Event>>,
+    /// A round of news is under way; a status is owed after the events told since the last one.
+    telling: Cell<bool>,
+    status_owed: Cell<bool>,
+    /// Who waits for the rounds under way to end.
+    news_waiters: RefCell<Vec<Function>>,
 }
+
+/// The shortest time between two rounds of news in a burst.
+const NEWS_INTERVAL_MS: f64 = 50.0;
 
 thread_local! {
     static WORKER: RefCell<Option<Rc<Worker>>> = const { RefCell::new(None) };
@@ -62,6 +74,10 @@ impl Worker {
             sync_requested: Cell::new(false),
             commits: Rc::new(GroupCommit::default()),
             batch_refused: Cell::new(false),
+            outbox: RefCell::new(Vec::new()),
+            telling: Cell::new(false),
+            status_owed: Cell::new(false),
+            news_waiters: RefCell::new(Vec::new()),
         });
         WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
         worker
@@ -110,26 +126,39 @@ impl Worker {
         self.records.borrow().as_ref().and_then(|r| r.get(record).copied())
     }
 
-    /// Tells every page what happened to an entry, with the status it leads to, in one round
-    /// (and the console too, with `debug`).
-    pub async fn tell(&self, event: &Event) {
-        if self.config.debug {
-            web_sys::console::log_1(&format!("offline-sync: {}", event.describe()).into());
-        }
-        let status = Event::Status(self.status().await);
-        clients::broadcast(&[event, &status]).await;
+    /// Tells every page what happened to an entry, followed by the status it leads to.
+    pub fn tell(&self, event: Event) {
+        self.tell_all(vec![event]);
     }
 
-    /// Several events and then the status they lead to, in one round.
-    pub async fn tell_all(&self, events: &[Event]) {
+    /// Tells every page these events, in order, then the status they lead to, in the next round
+    /// of news. Nothing waits for it: news is sent beside the work, never in its way.
+    pub fn tell_all(&self, events: Vec<Event>) {
         if self.config.debug {
-            for event in events {
+            for event in &events {
                 web_sys::console::log_1(&format!("offline-sync: {}", event.describe()).into());
             }
         }
-        let status = Event::Status(self.status().await);
-        let all: Vec<&Event> = events.iter().chain(std::iter::once(&status)).collect();
-        clients::broadcast(&all).await;
+        self.outbox.borrow_mut().extend(events);
+        self.status_owed.set(true);
+        if !self.telling.replace(true) {
+            wasm_bindgen_futures::spawn_local(send_news(Worker::current()));
+        }
+    }
+
+    /// The status, in the next round of news.
+    pub fn broadcast_status(&self) {
+        self.tell_all(Vec::new());
+    }
+
+    /// Resolves once everything told so far has been sent (before answering a page that asked
+    /// for a replay, say, so that its news arrives first).
+    pub async fn news_sent(&self) {
+        if !self.telling.get() {
+            return;
+        }
+        let sent = Promise::new(&mut |resolve, _| self.news_waiters.borrow_mut().push(resolve));
+        let _ = JsFuture::from(sent).await;
     }
 
     /// A decision worth a line in the console with `debug` on.
@@ -139,7 +168,25 @@ impl Worker {
         }
     }
 
-    pub async fn broadcast_status(&self) {
-        clients::broadcast(&[&Event::Status(self.status().await)]).await;
+}
+
+/// Rounds of news until none is owed: each sends what was told since the last, then one status.
+/// In a burst (16 mutations queued at once, a replay of a thousand) rounds come at most every
+/// `NEWS_INTERVAL_MS`, so the pages get every event without a status read and a client listing
+/// per event.
+async fn send_news(worker: Rc<Worker>) {
+    while worker.status_owed.replace(false) {
+        let started = js::now();
+        let mut round = std::mem::take(&mut *worker.outbox.borrow_mut());
+        round.push(Event::Status(worker.status().await));
+        clients::broadcast(&round).await;
+        let rest = NEWS_INTERVAL_MS - (js::now() - started);
+        if rest > 0.0 && worker.status_owed.get() {
+            net::sleep(rest).await;
+        }
+    }
+    worker.telling.set(false);
+    for sent in std::mem::take(&mut *worker.news_waiters.borrow_mut()) {
+        let _ = sent.call0(&JsValue::NULL);
     }
 }
