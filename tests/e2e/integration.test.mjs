@@ -71,6 +71,18 @@ test('a hand-written worker hands over the requests it chooses with offlineSyncW
   } finally { await s.close(); }
 });
 
+test('without Uint8Array.fromBase64 the loader reads the inlined wasm with its own loop', async () => {
+  const s = await session('?worker=/no-base64-worker.js');
+  try {
+    await s.context.setOffline(true);
+    assert.equal((await s.fetch('/api/tasks', json({ id: 'old-browser', title: 'queued' }))).status, 202);
+    await s.context.setOffline(false);
+    await s.sync();
+    await until('the task at the server', async () => (await server.tasks()).some((t) => t.id === 'old-browser'));
+    assert.deepEqual(s.workerConsole.filter((m) => m.type === 'error').map((m) => m.text), []);
+  } finally { await s.close(); }
+});
+
 test('debug logs each decision to the console; without it the worker is silent', async () => {
   for (const [query, expectLogs] of [['?debug=true', true], ['', false]]) {
     const s = await session(query);

@@ -21,7 +21,7 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
     let key = match headers.get("idempotency-key")? {
         Some(key) => key,
         None => {
-            let key = uuid::Uuid::new_v4().to_string();
+            let key = js::scope().crypto()?.random_uuid();
             headers.set("Idempotency-Key", &key)?;
             key
         }
@@ -34,14 +34,13 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
         if fits(&worker, body.as_ref()) {
             return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
         }
-        return network_first(worker, &request, &outgoing, Body::Read(body), entry).await;
+        return network_first(worker, &request, &outgoing, Body::Read(body), &headers, entry.idempotency_key).await;
     }
     // The page's own request, with the key added: same body, mode, credentials and signal.
     let init = RequestInit::new();
     init.set_headers(&headers);
     let outgoing = Request::new_with_request_and_init(&request, &init)?;
-    let entry = entry_for(&worker, &request, &headers, key);
-    network_first(worker, &request, &outgoing, Body::Unread(&copy), entry).await
+    network_first(worker, &request, &outgoing, Body::Unread(&copy), &headers, key).await
 }
 
 /// A mutation's body: still in the page's request (read only if it must be queued), or read.
@@ -50,11 +49,19 @@ enum Body<'a> {
     Read(Option<ArrayBuffer>),
 }
 
-/// Sends; on a network failure queues the mutation (reading its body only then).
-async fn network_first(worker: Rc<Worker>, request: &Request, outgoing: &Request, body: Body<'_>, entry: Entry) -> Result<Response, JsValue> {
+/// Sends; on a network failure queues the mutation (reading its body, and making its entry, only
+/// then).
+async fn network_first(
+    worker: Rc<Worker>,
+    request: &Request,
+    outgoing: &Request,
+    body: Body<'_>,
+    headers: &Headers,
+    key: String,
+) -> Result<Response, JsValue> {
     let reason = match net::send(outgoing).await {
         Ok(response) => {
-            worker.debug(|| format!("sent {} {} → {}", entry.method, entry.url, response.status()));
+            worker.debug(|| format!("sent {} {} → {}", request.method(), request.url(), response.status()));
             // Off the answer's path: the page gets its response without waiting for the queue.
             wasm_bindgen_futures::spawn_local(replay::after_online_answer(worker));
             return Ok(response);
@@ -70,6 +77,7 @@ async fn network_first(worker: Rc<Worker>, request: &Request, outgoing: &Request
             None => return Err(Error::Network(reason).into()),
         },
     };
+    let entry = entry_for(&worker, request, headers, key);
     if !fits(&worker, body.as_ref()) {
         let size = body.as_ref().map_or(0, ArrayBuffer::byte_length);
         let message = format!(
