@@ -230,22 +230,33 @@ impl Parser<'_> {
 }
 
 /// One member per key: the last value, in the first one's place (as `JSON.parse` does).
-/// Positions sorted by key find the duplicates without a quadratic scan of large objects.
+/// A small hash table of positions finds duplicates in linear time, even in large objects,
+/// without the code size of a sort or a `HashMap`.
 fn without_duplicates(mut members: Vec<(String, Value)>) -> Vec<(String, Value)> {
     if members.len() < 2 {
         return members;
     }
-    let mut by_key: Vec<usize> = (0..members.len()).collect();
-    by_key.sort_unstable_by(|&a, &b| members[a].0.cmp(&members[b].0).then(a.cmp(&b)));
+    let mut first_of = vec![usize::MAX; (members.len() * 2).next_power_of_two()];
+    let mask = first_of.len() - 1;
     let mut dropped = vec![false; members.len()];
-    let mut first = None;
-    for pair in by_key.windows(2) {
-        if members[pair[0]].0 == members[pair[1]].0 {
-            // The later member's value moves to the first of its key; the rest goes.
-            members.swap(*first.get_or_insert(pair[0]), pair[1]);
-            dropped[pair[1]] = true;
-        } else {
-            first = None;
+    for i in 0..members.len() {
+        // FNV-1a, then linear probing.
+        let hash = members[i].0.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let mut slot = hash as usize & mask;
+        loop {
+            match first_of[slot] {
+                usize::MAX => {
+                    first_of[slot] = i;
+                    break;
+                }
+                first if members[first].0 == members[i].0 => {
+                    // The later value moves to the first one's place; what it replaces goes.
+                    members.swap(first, i);
+                    dropped[i] = true;
+                    break;
+                }
+                _ => slot = (slot + 1) & mask,
+            }
         }
     }
     let mut position = 0;
@@ -346,6 +357,11 @@ impl Value {
             Value::String(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// [`as_str`](Value::as_str), copied for a struct field.
+    pub fn as_string(&self) -> Option<String> {
+        self.as_str().map(str::to_owned)
     }
 
     pub fn as_bool(&self) -> Option<bool> {
