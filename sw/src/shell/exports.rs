@@ -25,8 +25,8 @@ pub fn start(options: JsValue) {
     } else if options.is_undefined() || options.is_null() {
         (Config::default(), Vec::new())
     } else {
-        let parsed = js::to_json(&options).and_then(|text| serde_json::from_str(&text).ok());
-        Config::from_json(&parsed.unwrap_or(serde_json::Value::Bool(false)))
+        let parsed = js::to_json(&options).and_then(|text| json::parse(&text).ok());
+        Config::from_json(&parsed.unwrap_or(Value::Bool(false)))
     };
     for error in &errors {
         js::error(&error.to_string());
