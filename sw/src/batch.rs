@@ -2,32 +2,17 @@
 //! batch, and the wire format. The server applies the items in order and stops after the first
 //! answer that is not 2xx, so a batch keeps the queue's order exactly as one-by-one sends do.
 
-use crate::entry::{header, Entry};
-use serde::{Deserialize, Serialize};
+use crate::entry::{header, headers, Entry};
+use crate::json::{self, BadField, Obj, Value};
 
 /// Most body bytes one batch carries (the demo server reads at most 1 MiB per request).
 pub const MAX_BYTES: usize = 512 * 1024;
 
-#[derive(Serialize)]
-struct Item<'a> {
-    method: &'a str,
-    url: &'a str,
-    headers: &'a [(String, String)],
-    body: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct Request<'a> {
-    requests: Vec<Item<'a>>,
-}
-
 /// One item's answer.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     pub status: u16,
-    #[serde(default)]
     pub headers: Vec<(String, String)>,
-    #[serde(default)]
     pub body: String,
 }
 
@@ -35,11 +20,15 @@ impl Answer {
     pub fn retry_after(&self) -> Option<String> {
         header(&self.headers, "retry-after").map(str::to_owned)
     }
-}
 
-#[derive(Deserialize)]
-struct Response {
-    results: Vec<Answer>,
+    /// `{status, headers?, body?}`: an item the server left without headers or body has none.
+    fn from_value(v: &Value) -> Result<Answer, BadField> {
+        Ok(Answer {
+            status: v.field("status", Value::as_uint)?,
+            headers: v.opt_field("headers", headers)?.unwrap_or_default(),
+            body: v.opt_field("body", Value::as_string)?.unwrap_or_default(),
+        })
+    }
 }
 
 /// The body as text, when the entry can travel in a batch (same origin, no body or UTF-8 text).
@@ -48,33 +37,52 @@ pub fn text_body<'b>(entry: &Entry, origin: &str, body: &'b [u8]) -> Option<&'b 
     std::str::from_utf8(body).ok()
 }
 
+/// One request in a batch: the path rather than the whole URL, and `null` for no body.
+struct Item<'a> {
+    entry: &'a Entry,
+    path: &'a str,
+    body: Option<&'a str>,
+}
+
+impl json::Write for Item<'_> {
+    fn write_json(&self, out: &mut String) {
+        Obj::new(out)
+            .field("method", &self.entry.method)
+            .field("url", self.path)
+            .field("headers", &self.entry.headers)
+            .field("body", &self.body)
+            .end();
+    }
+}
+
 /// The batch request body for `(entry, body text)` pairs, in queue order.
 pub fn encode(items: &[(&Entry, &str)], origin: &str) -> String {
-    let requests = items
+    let requests: Vec<Item> = items
         .iter()
         .map(|(entry, body)| Item {
-            method: &entry.method,
-            url: entry.url.strip_prefix(origin).unwrap_or(&entry.url),
-            headers: &entry.headers,
+            entry,
+            path: entry.url.strip_prefix(origin).unwrap_or(&entry.url),
             body: (!body.is_empty()).then_some(*body),
         })
         .collect();
-    serde_json::to_string(&Request { requests }).unwrap_or_else(|_| unreachable!("a batch always serialises"))
+    json::object(|o| o.field("requests", &requests))
 }
 
 /// The answers, one per item attempted (fewer than sent when one was refused).
 pub fn decode(text: &str, sent: usize) -> Result<Vec<Answer>, String> {
-    let response: Response = serde_json::from_str(text).map_err(|e| format!("unreadable batch answer: {e}"))?;
-    if response.results.len() > sent {
-        return Err(format!("the batch answer has {} results for {sent} requests", response.results.len()));
+    let unreadable = |e: &dyn std::fmt::Display| format!("unreadable batch answer: {e}");
+    let response = json::parse(text).map_err(|e| unreadable(&e))?;
+    let results = response.field("results", Value::as_array).map_err(|e| unreadable(&e))?;
+    let answers = results.iter().map(Answer::from_value).collect::<Result<Vec<_>, _>>().map_err(|e| unreadable(&e))?;
+    if answers.len() > sent {
+        return Err(format!("the batch answer has {} results for {sent} requests", answers.len()));
     }
-    Ok(response.results)
+    Ok(answers)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Value};
 
     fn entry(url: &str) -> Entry {
         let mut e = Entry::from_json(r#"{"method":"POST","url":"u","headers":[["content-type","application/json"],["idempotency-key","k"]],"idempotencyKey":"k","queuedAt":1}"#).unwrap();
@@ -95,12 +103,15 @@ mod tests {
     fn encodes_paths_headers_and_bodies_in_queue_order() {
         let (a, b) = (entry("https://app.example/api/tasks"), entry("https://app.example/api/tasks/7?x=1"));
         let text = encode(&[(&a, "{\"title\":\"t\"}"), (&b, "")], "https://app.example");
-        let v: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["requests"][0]["url"], "/api/tasks");
-        assert_eq!(v["requests"][0]["body"], "{\"title\":\"t\"}");
-        assert_eq!(v["requests"][0]["headers"][1], json!(["idempotency-key", "k"]));
-        assert_eq!(v["requests"][1]["url"], "/api/tasks/7?x=1");
-        assert_eq!(v["requests"][1]["body"], Value::Null);
+        assert_eq!(
+            json::parse(&text),
+            json::parse(
+                r#"{"requests":[
+                    {"method":"POST","url":"/api/tasks","headers":[["content-type","application/json"],["idempotency-key","k"]],"body":"{\"title\":\"t\"}"},
+                    {"method":"POST","url":"/api/tasks/7?x=1","headers":[["content-type","application/json"],["idempotency-key","k"]],"body":null}
+                ]}"#
+            )
+        );
     }
 
     #[test]
@@ -108,7 +119,11 @@ mod tests {
         let answers = decode(r#"{"results":[{"status":201,"body":"{}"},{"status":503,"headers":[["Retry-After","2"]]}]}"#, 3).unwrap();
         assert_eq!(answers.len(), 2, "the third was not attempted");
         assert_eq!(answers[1].retry_after().as_deref(), Some("2"));
-        assert!(decode("nope", 1).is_err());
+        assert_eq!(answers[0], Answer { status: 201, headers: Vec::new(), body: "{}".into() });
+        assert_eq!(decode("nope", 1), Err("unreadable batch answer: unexpected character at byte 0".into()));
+        assert_eq!(decode(r#"{"results":[{"status":"201"}]}"#, 1), Err("unreadable batch answer: 'status' is missing or invalid".into()));
+        assert!(decode(r#"{"results":[{"status":70000}]}"#, 1).is_err());
+        assert!(decode(r#"{"answers":[]}"#, 1).is_err());
         assert!(decode(r#"{"results":[{"status":201},{"status":201}]}"#, 1).is_err());
     }
 }

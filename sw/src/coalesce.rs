@@ -1,9 +1,10 @@
 //! Merging queued operations on one record while they wait (the seed's `mergeOperations`):
 //! create + update → one create with the latest body; update + update → the latest (PATCH bodies
 //! composed as JSON Merge Patch, RFC 7396); create + delete → nothing is sent; update + delete →
-//! the delete. Anything else is left alone.
+//! the delete. Anything else is left alone. Merged bodies keep the waiting body's member order,
+//! new members after it.
 
-use serde_json::{Map, Value};
+use crate::json::{self, Value};
 
 /// The record an operation is about: `/api/{collection}/{id}`, or a POST to `/api/{collection}`
 /// whose JSON body carries an `id`. Written as `collection/id`.
@@ -15,7 +16,7 @@ pub fn record_key(prefixes: &[String], method: &str, path: &str, body: &[u8]) ->
     match (segments.next(), segments.next()) {
         (Some(id), None) if !id.is_empty() && !method.eq_ignore_ascii_case("POST") => Some(format!("{collection}/{id}")),
         (None, None) if method.eq_ignore_ascii_case("POST") => {
-            let body: Value = serde_json::from_slice(body).ok()?;
+            let body = parse(body)?;
             let id = body.get("id")?.as_str().filter(|id| !id.is_empty() && !id.contains('/'))?;
             Some(format!("{collection}/{id}"))
         }
@@ -48,30 +49,30 @@ pub fn merge(waiting: &Op, new: &Op) -> Merge {
         return Merge::Separate;
     }
     let (w, n) = (waiting.method.to_ascii_uppercase(), new.method.to_ascii_uppercase());
-    let json = |b: &[u8]| serde_json::from_slice::<Value>(b).ok();
     let into = |method: &str, body: Value, take_new_headers| Merge::Into {
         method: method.to_owned(),
-        body: serde_json::to_vec(&body).unwrap_or_default(),
+        body: json::to_string(&body).into_bytes(),
         take_new_headers,
     };
     match (w.as_str(), n.as_str()) {
         ("POST", "DELETE") => Merge::Cancel,
         ("PUT" | "PATCH", "DELETE") => Merge::Into { method: n, body: new.body.clone(), take_new_headers: true },
-        ("POST", "PUT") => match (json(&waiting.body), json(&new.body)) {
-            (Some(Value::Object(created)), Some(Value::Object(mut body))) => {
-                if let Some(id) = created.get("id") {
-                    body.entry("id").or_insert_with(|| id.clone());
+        ("POST", "PUT") => match (parse(&waiting.body), parse(&new.body)) {
+            (Some(created @ Value::Object(_)), Some(Value::Object(mut body))) => {
+                let has_id = body.iter().any(|(k, _)| k == "id");
+                if let Some(id) = created.get("id").filter(|_| !has_id) {
+                    body.push(("id".to_owned(), id.clone()));
                 }
                 into("POST", Value::Object(body), false)
             }
             _ => Merge::Separate,
         },
-        ("POST" | "PUT", "PATCH") => match (json(&waiting.body), json(&new.body)) {
+        ("POST" | "PUT", "PATCH") => match (parse(&waiting.body), parse(&new.body)) {
             (Some(base @ Value::Object(_)), Some(patch @ Value::Object(_))) => into(&w, apply_patch(base, &patch), false),
             _ => Merge::Separate,
         },
         ("PUT" | "PATCH", "PUT") => Merge::Into { method: n, body: new.body.clone(), take_new_headers: true },
-        ("PATCH", "PATCH") => match (json(&waiting.body), json(&new.body)) {
+        ("PATCH", "PATCH") => match (parse(&waiting.body), parse(&new.body)) {
             (Some(first @ Value::Object(_)), Some(second @ Value::Object(_))) => into("PATCH", compose_patches(first, &second), false),
             _ => Merge::Separate,
         },
@@ -79,19 +80,24 @@ pub fn merge(waiting: &Op, new: &Op) -> Merge {
     }
 }
 
+/// A body as JSON, when it is.
+fn parse(body: &[u8]) -> Option<Value> {
+    json::parse(std::str::from_utf8(body).ok()?).ok()
+}
+
 /// RFC 7396: applies a merge patch to a document.
 pub fn apply_patch(target: Value, patch: &Value) -> Value {
     let Value::Object(patch) = patch else { return patch.clone() };
     let mut target = match target {
-        Value::Object(map) => map,
-        _ => Map::new(),
+        Value::Object(members) => members,
+        _ => Vec::new(),
     };
     for (key, value) in patch {
-        if value.is_null() {
-            target.remove(key);
+        if matches!(value, Value::Null) {
+            target.retain(|(k, _)| k != key);
         } else {
-            let current = target.remove(key).unwrap_or(Value::Null);
-            target.insert(key.clone(), apply_patch(current, value));
+            let slot = member(&mut target, key);
+            *slot = apply_patch(std::mem::replace(slot, Value::Null), value);
         }
     }
     Value::Object(target)
@@ -102,11 +108,11 @@ pub fn compose_patches(first: Value, second: &Value) -> Value {
     match (first, second) {
         (Value::Object(mut first), Value::Object(second)) => {
             for (key, value) in second {
-                let merged = match (first.remove(key), value) {
-                    (Some(inner @ Value::Object(_)), Value::Object(_)) => compose_patches(inner, value),
+                let slot = member(&mut first, key);
+                *slot = match (std::mem::replace(slot, Value::Null), value) {
+                    (inner @ Value::Object(_), Value::Object(_)) => compose_patches(inner, value),
                     _ => value.clone(),
                 };
-                first.insert(key.clone(), merged);
             }
             Value::Object(first)
         }
@@ -114,19 +120,39 @@ pub fn compose_patches(first: Value, second: &Value) -> Value {
     }
 }
 
+/// The value of `key`, added as null at the end when missing.
+fn member<'m>(members: &'m mut Vec<(String, Value)>, key: &str) -> &'m mut Value {
+    let at = match members.iter().position(|(k, _)| k == key) {
+        Some(at) => at,
+        None => {
+            members.push((key.to_owned(), Value::Null));
+            members.len() - 1
+        }
+    };
+    &mut members[at].1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use std::collections::BTreeMap;
 
+    fn json(text: &str) -> Value {
+        json::parse(text).unwrap()
+    }
+
+    fn num(n: u64) -> Value {
+        Value::Number(n.to_string())
+    }
+
     fn op(method: &str, body: Value) -> Op {
-        Op { method: method.into(), unsent: true, body: if body.is_null() { Vec::new() } else { serde_json::to_vec(&body).unwrap() } }
+        let body = if body == Value::Null { Vec::new() } else { json::to_string(&body).into_bytes() };
+        Op { method: method.into(), unsent: true, body }
     }
 
     fn body(m: &Merge) -> Value {
         match m {
-            Merge::Into { body, .. } => serde_json::from_slice(body).unwrap(),
+            Merge::Into { body, .. } => parse(body).unwrap(),
             other => panic!("expected a merge, got {other:?}"),
         }
     }
@@ -147,56 +173,70 @@ mod tests {
 
     #[test]
     fn create_then_update_is_one_create_with_the_latest_body() {
-        let create = op("POST", json!({"id": "7", "title": "a", "tags": ["x"]}));
-        let m = merge(&create, &op("PUT", json!({"title": "b"})));
-        assert_eq!(body(&m), json!({"id": "7", "title": "b"}));
+        let create = op("POST", json(r#"{"id": "7", "title": "a", "tags": ["x"]}"#));
+        let m = merge(&create, &op("PUT", json(r#"{"title": "b"}"#)));
+        assert_eq!(body(&m), json(r#"{"id": "7", "title": "b"}"#));
         assert!(matches!(m, Merge::Into { ref method, take_new_headers: false, .. } if method == "POST"));
-        let m = merge(&create, &op("PATCH", json!({"title": "c", "tags": null})));
-        assert_eq!(body(&m), json!({"id": "7", "title": "c"}));
+        let m = merge(&create, &op("PATCH", json(r#"{"title": "c", "tags": null}"#)));
+        assert_eq!(body(&m), json(r#"{"id": "7", "title": "c"}"#));
     }
 
     #[test]
     fn update_then_update_is_the_latest_and_patches_compose() {
-        let m = merge(&op("PUT", json!({"title": "a"})), &op("PUT", json!({"title": "b"})));
-        assert_eq!(body(&m), json!({"title": "b"}));
+        let m = merge(&op("PUT", json(r#"{"title": "a"}"#)), &op("PUT", json(r#"{"title": "b"}"#)));
+        assert_eq!(body(&m), json(r#"{"title": "b"}"#));
         assert!(matches!(m, Merge::Into { take_new_headers: true, .. }));
-        let m = merge(&op("PATCH", json!({"a": 1, "o": {"x": 1, "y": 2}})), &op("PATCH", json!({"b": 2, "a": null, "o": {"y": null}})));
-        assert_eq!(body(&m), json!({"a": null, "b": 2, "o": {"x": 1, "y": null}}));
-        let m = merge(&op("PUT", json!({"a": 1, "b": 1})), &op("PATCH", json!({"b": null, "c": 3})));
-        assert_eq!(body(&m), json!({"a": 1, "c": 3}));
+        let m = merge(&op("PATCH", json(r#"{"a": 1, "o": {"x": 1, "y": 2}}"#)), &op("PATCH", json(r#"{"b": 2, "a": null, "o": {"y": null}}"#)));
+        assert_eq!(body(&m), json(r#"{"a": null, "b": 2, "o": {"x": 1, "y": null}}"#));
+        let m = merge(&op("PUT", json(r#"{"a": 1, "b": 1}"#)), &op("PATCH", json(r#"{"b": null, "c": 3}"#)));
+        assert_eq!(body(&m), json(r#"{"a": 1, "c": 3}"#));
         assert!(matches!(m, Merge::Into { ref method, .. } if method == "PUT"));
     }
 
     #[test]
+    fn merged_bodies_keep_the_waiting_order_with_new_members_last() {
+        let text = |m: &Merge| match m {
+            Merge::Into { body, .. } => String::from_utf8_lossy(body).into_owned(),
+            other => panic!("expected a merge, got {other:?}"),
+        };
+        let m = merge(&op("PATCH", json(r#"{"z": 1, "a": {"y": 1}}"#)), &op("PATCH", json(r#"{"b": 2, "a": {"x": 3}, "z": null}"#)));
+        assert_eq!(text(&m), r#"{"z":null,"a":{"y":1,"x":3},"b":2}"#);
+        let m = merge(&op("POST", json(r#"{"title": "a", "id": "7"}"#)), &op("PUT", json(r#"{"title": "b", "done": true}"#)));
+        assert_eq!(text(&m), r#"{"title":"b","done":true,"id":"7"}"#);
+        let m = merge(&op("POST", json(r#"{"title": "a", "id": "7", "n": 1.50}"#)), &op("PATCH", json(r#"{"title": null, "n": 2}"#)));
+        assert_eq!(text(&m), r#"{"id":"7","n":2}"#);
+    }
+
+    #[test]
     fn deletes_cancel_creates_and_replace_updates() {
-        assert_eq!(merge(&op("POST", json!({"id": "1"})), &op("DELETE", Value::Null)), Merge::Cancel);
-        let m = merge(&op("PATCH", json!({"a": 1})), &op("DELETE", Value::Null));
+        assert_eq!(merge(&op("POST", json(r#"{"id": "1"}"#)), &op("DELETE", Value::Null)), Merge::Cancel);
+        let m = merge(&op("PATCH", json(r#"{"a": 1}"#)), &op("DELETE", Value::Null));
         assert!(matches!(m, Merge::Into { ref method, take_new_headers: true, .. } if method == "DELETE"));
     }
 
     #[test]
     fn sent_entries_non_json_bodies_and_other_shapes_are_left_alone() {
-        let mut sent = op("POST", json!({"id": "1"}));
+        let mut sent = op("POST", json(r#"{"id": "1"}"#));
         sent.unsent = false;
         assert_eq!(merge(&sent, &op("DELETE", Value::Null)), Merge::Separate, "it may already have arrived");
-        assert_eq!(merge(&op("PATCH", json!({"a": 1})), &Op { method: "PATCH".into(), unsent: true, body: b"a=1".to_vec() }), Merge::Separate);
-        assert_eq!(merge(&op("DELETE", Value::Null), &op("POST", json!({"id": "1"}))), Merge::Separate);
-        assert_eq!(merge(&op("POST", json!({"id": "1"})), &op("POST", json!({"id": "1"}))), Merge::Separate);
-        assert_eq!(merge(&op("PATCH", json!([1])), &op("PATCH", json!({"a": 1}))), Merge::Separate);
+        assert_eq!(merge(&op("PATCH", json(r#"{"a": 1}"#)), &Op { method: "PATCH".into(), unsent: true, body: b"a=1".to_vec() }), Merge::Separate);
+        assert_eq!(merge(&op("DELETE", Value::Null), &op("POST", json(r#"{"id": "1"}"#))), Merge::Separate);
+        assert_eq!(merge(&op("POST", json(r#"{"id": "1"}"#)), &op("POST", json(r#"{"id": "1"}"#))), Merge::Separate);
+        assert_eq!(merge(&op("PATCH", json(r#"[1]"#)), &op("PATCH", json(r#"{"a": 1}"#))), Merge::Separate);
     }
 
     #[test]
     fn merge_patch_follows_rfc_7396_examples() {
         let cases = [
-            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
-            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
-            (json!({"a": "b"}), json!({"a": null}), json!({})),
-            (json!({"a": {"b": "c"}}), json!({"a": {"b": "d", "c": null}}), json!({"a": {"b": "d"}})),
-            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
-            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
-            (json!({"a": "foo"}), json!(null), json!(null)),
-            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
-            (json!([1, 2]), json!({"a": "b", "c": null}), json!({"a": "b"})),
+            (json(r#"{"a": "b"}"#), json(r#"{"a": "c"}"#), json(r#"{"a": "c"}"#)),
+            (json(r#"{"a": "b"}"#), json(r#"{"b": "c"}"#), json(r#"{"a": "b", "b": "c"}"#)),
+            (json(r#"{"a": "b"}"#), json(r#"{"a": null}"#), json(r#"{}"#)),
+            (json(r#"{"a": {"b": "c"}}"#), json(r#"{"a": {"b": "d", "c": null}}"#), json(r#"{"a": {"b": "d"}}"#)),
+            (json(r#"{"a": [{"b": "c"}]}"#), json(r#"{"a": [1]}"#), json(r#"{"a": [1]}"#)),
+            (json(r#"["a", "b"]"#), json(r#"["c", "d"]"#), json(r#"["c", "d"]"#)),
+            (json(r#"{"a": "foo"}"#), json(r#"null"#), json(r#"null"#)),
+            (json(r#"{"e": null}"#), json(r#"{"a": 1}"#), json(r#"{"e": null, "a": 1}"#)),
+            (json(r#"[1, 2]"#), json(r#"{"a": "b", "c": null}"#), json(r#"{"a": "b"}"#)),
         ];
         for (target, patch, expected) in cases {
             assert_eq!(apply_patch(target.clone(), &patch), expected, "{target} + {patch}");
@@ -216,7 +256,7 @@ mod tests {
 
     /// A model server: records by id; failed requests change nothing, as the real one.
     fn apply(server: &mut BTreeMap<String, Value>, id: &str, o: &Op) {
-        let body = || serde_json::from_slice::<Value>(&o.body).unwrap_or(Value::Null);
+        let body = || parse(&o.body).unwrap_or(Value::Null);
         match o.method.as_str() {
             "POST" if !server.contains_key(id) => drop(server.insert(id.to_owned(), body())),
             "PUT" if server.contains_key(id) => drop(server.insert(id.to_owned(), body())),
@@ -232,19 +272,20 @@ mod tests {
 
     /// A random field change, as a patch or a full body.
     fn change(rng: &mut Rng, id: &str, full: bool) -> Value {
-        let mut body = Map::new();
+        let mut body = Vec::new();
         if full {
-            body.insert("id".into(), json!(id));
+            body.push(("id".to_owned(), Value::String(id.to_owned())));
         }
         for field in ["title", "status", "tags"] {
             match rng.below(4) {
                 0 => {}
-                1 if !full => drop(body.insert(field.into(), Value::Null)),
-                _ => drop(body.insert(field.into(), json!(rng.below(5)))),
+                1 if !full => body.push((field.to_owned(), Value::Null)),
+                _ => body.push((field.to_owned(), num(rng.below(5)))),
             }
         }
         if rng.below(3) == 0 {
-            body.insert("meta".into(), json!({"a": rng.below(3), "b": if rng.below(2) == 0 { Value::Null } else { json!(1) }}));
+            let meta = vec![("a".to_owned(), num(rng.below(3))), ("b".to_owned(), if rng.below(2) == 0 { Value::Null } else { num(1) })];
+            body.push(("meta".to_owned(), Value::Object(meta)));
         }
         Value::Object(body)
     }
@@ -260,7 +301,7 @@ mod tests {
             let mut live: Vec<String> = Vec::new();
             for n in 0..2 {
                 let id = format!("s{n}");
-                server.insert(id.clone(), json!({"id": id, "title": 0, "meta": {"a": 0, "b": 1}}));
+                server.insert(id.clone(), json(&format!(r#"{{"id": "{id}", "title": 0, "meta": {{"a": 0, "b": 1}}}}"#)));
                 live.push(id);
             }
             let mut raw: Vec<(String, Op)> = Vec::new();

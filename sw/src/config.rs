@@ -2,7 +2,7 @@
 //!
 //! A bad value never stops the worker: it is reported (naming the option) and the default is kept.
 
-use serde_json::Value;
+use crate::json::{self, Value};
 use std::fmt;
 
 const KNOWN: [&str; 13] = [
@@ -128,8 +128,8 @@ impl Config {
         let mut errors = Vec::new();
         match options {
             Value::Null => {}
-            Value::Object(map) => {
-                for (name, value) in map {
+            Value::Object(members) => {
+                for (name, value) in members {
                     config.apply(name, Raw::Json(value), &mut errors);
                 }
             }
@@ -260,27 +260,30 @@ fn parse_methods(raw: &Raw<'_>) -> Result<Vec<String>, String> {
     Ok(methods)
 }
 
-/// A single number, given as a JSON number or as text.
-fn number(raw: &Raw<'_>) -> Option<f64> {
-    match raw {
-        Raw::Json(Value::Number(n)) => n.as_f64(),
-        Raw::Json(Value::String(s)) => s.trim().parse::<f64>().ok(),
-        Raw::Text(parts) if parts.len() == 1 => parts[0].parse::<f64>().ok(),
-        _ => None,
-    }
+/// A single number, given as a JSON number or as text, times `scale`, rounded to a whole number;
+/// `true` if nothing was rounded away. Whole numbers only, so no float parsing in the wasm.
+fn number(raw: &Raw<'_>, scale: u64) -> Option<(i64, bool)> {
+    let text = match raw {
+        Raw::Json(Value::Number(n)) => n.as_str(),
+        Raw::Json(Value::String(s)) => s.trim(),
+        Raw::Text(parts) if parts.len() == 1 => parts[0],
+        _ => return None,
+    };
+    json::scaled(text, scale)
 }
 
+/// Minutes, possibly fractional (`0.5`), as whole milliseconds.
 fn parse_minutes(raw: &Raw<'_>) -> Result<f64, String> {
-    match number(raw) {
-        Some(m) if m.is_finite() && m > 0.0 => Ok(m * 60_000.0),
+    match number(raw, 60_000) {
+        Some((ms, _)) if ms > 0 => Ok(ms as f64),
         _ => Err("must be a positive number of minutes".into()),
     }
 }
 
 /// A whole number no smaller than `min`.
 fn parse_count(raw: &Raw<'_>, min: u64) -> Result<u64, String> {
-    match number(raw) {
-        Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= u64::MAX as f64 => Ok(n as u64),
+    match number(raw, 1) {
+        Some((n, true)) if n >= 0 && n as u64 >= min => Ok(n as u64),
         _ => Err(format!("must be a whole number of at least {min}")),
     }
 }
@@ -340,7 +343,10 @@ fn hex(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn json(text: &str) -> Value {
+        json::parse(text).unwrap()
+    }
 
     const ORIGIN: &str = "https://app.example";
 
@@ -374,7 +380,7 @@ mod tests {
         let (c, e) = Config::from_query("queueFirst=true&fetchListener=false&debug=1");
         assert!(e.is_empty(), "{e:?}");
         assert_eq!((c.queue_first, c.fetch_listener, c.debug), (true, false, true));
-        let (c, e) = Config::from_json(&json!({"queueFirst": "yes"}));
+        let (c, e) = Config::from_json(&json(r#"{"queueFirst": "yes"}"#));
         assert_eq!((c.queue_first, e[0].option.as_str()), (false, "queueFirst"));
     }
 
@@ -387,7 +393,7 @@ mod tests {
         assert!(c.coalesces("/api/tasks/1") && !c.coalesces("/api/projects/1") && !c.coalesces("/rpc/x/1"));
         let (c, _) = Config::from_query("coalesce=false");
         assert!(!c.coalesces("/api/tasks/1"));
-        let (c, _) = Config::from_json(&json!({"coalesce": true, "prefixes": ["/a/"]}));
+        let (c, _) = Config::from_json(&json(r#"{"coalesce": true, "prefixes": ["/a/"]}"#));
         assert_eq!(c.coalesce, ["/a/"]);
         let (c, e) = Config::from_query("coalesce=sometimes");
         assert_eq!((c.coalesce, e.len()), (vec!["/api/".to_owned()], 1));
@@ -398,7 +404,7 @@ mod tests {
         let (c, errors) = Config::from_query("maxBodyBytes=1024&maxAttempts=3&persistAuthorization=true");
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!((c.max_body_bytes, c.max_attempts, c.persist_authorization), (1024, 3, true));
-        let (c, errors) = Config::from_json(&json!({"maxBodyBytes": 2048, "maxAttempts": "7", "persistAuthorization": false}));
+        let (c, errors) = Config::from_json(&json(r#"{"maxBodyBytes": 2048, "maxAttempts": "7", "persistAuthorization": false}"#));
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!((c.max_body_bytes, c.max_attempts), (2048, 7));
         let (c, errors) =
@@ -467,9 +473,9 @@ mod tests {
 
     #[test]
     fn json_options_accept_lists_numbers_and_numeric_strings() {
-        let (c, errors) = Config::from_json(&json!({
+        let (c, errors) = Config::from_json(&json(r#"{
             "prefixes": ["/api/", "/v2/"], "methods": ["POST"], "maxRetentionTime": "90", "syncTag": "t"
-        }));
+        }"#));
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(c.prefixes, ["/api/", "/v2/"]);
         assert_eq!(c.methods, ["POST"]);
@@ -480,12 +486,32 @@ mod tests {
 
     #[test]
     fn bad_json_options_are_reported_one_by_one() {
-        let (c, errors) = Config::from_json(&json!({
+        let (c, errors) = Config::from_json(&json(r#"{
             "prefixes": [1], "methods": [], "maxRetentionTime": false, "syncTag": ["a", "b"]
-        }));
+        }"#));
         assert_eq!(c, Config::default());
         assert_eq!(errors.len(), 4);
-        let (_, errors) = Config::from_json(&json!("fast"));
+        let (_, errors) = Config::from_json(&json(r#""fast""#));
         assert_eq!(errors[0].option, "offlineSync");
+    }
+
+    #[test]
+    fn bad_json_values_are_quoted_as_json() {
+        let (_, errors) = Config::from_json(&json(r#"{"prefixes": ["/a/", 1.50], "methods": {"a": "b\"c"}}"#));
+        let reasons: Vec<&str> = errors.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(reasons, ["must hold strings, found 1.50", r#"must be a string or an array of strings, found {"a":"b\"c"}"#]);
+    }
+
+    #[test]
+    fn numbers_are_read_in_any_json_form_without_floats() {
+        let (c, errors) = Config::from_json(&json(r#"{"maxRetentionTime": 1.5, "maxAttempts": 7.0, "maxBodyBytes": "1e3"}"#));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!((c.max_retention_ms, c.max_attempts, c.max_body_bytes), (90_000.0, 7, 1_000));
+        let (c, _) = Config::from_query("maxRetentionTime=1e1");
+        assert_eq!(c.max_retention_ms, 600_000.0);
+        for bad in ["maxAttempts=2.5", "maxAttempts=-3", "maxBodyBytes=1e400", "maxRetentionTime=1e-9"] {
+            let (c, errors) = Config::from_query(bad);
+            assert_eq!((c, errors.len()), (Config::default(), 1), "{bad}");
+        }
     }
 }

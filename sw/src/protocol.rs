@@ -2,14 +2,12 @@
 
 use crate::dead_letter::DeadLetterView;
 use crate::entry::Entry;
-use serde::Serialize;
-use serde_json::{json, Value};
+use crate::json::{self, Ms, Obj, Value};
 
 /// How much of a replayed answer's body a page is shown (enough to adopt a server-assigned id).
 pub const REPLAY_BODY_LIMIT: usize = 16 * 1024;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Status {
     pub pending: u32,
     pub syncing: bool,
@@ -24,8 +22,7 @@ pub struct Status {
 }
 
 /// A queue entry as a page sees it (no headers or body: those may hold secrets).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PendingEntry {
     pub id: Option<u64>,
     pub method: String,
@@ -52,33 +49,37 @@ impl From<&Entry> for PendingEntry {
     }
 }
 
-/// Messages posted to pages. Each serialises to `{type: "offline-sync:…", …}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type")]
+impl json::Write for PendingEntry {
+    fn write_json(&self, out: &mut String) {
+        Obj::new(out)
+            .field("id", &self.id)
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("queuedAt", &Ms(self.queued_at))
+            .field("attempts", &self.attempts)
+            .field("nextAttemptAt", &self.next_attempt_at.map(Ms))
+            .field("lastStatus", &self.last_status)
+            .field("lastError", &self.last_error)
+            .end();
+    }
+}
+
+/// Messages posted to pages. Each is written as `{"type": "offline-sync:…", …}`, fields in
+/// camelCase and `None` as null.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    #[serde(rename = "offline-sync:status")]
     Status(Status),
-    #[serde(rename = "offline-sync:queued")]
     Queued { id: u64, method: String, url: String, pending: u32 },
-    #[serde(rename = "offline-sync:replayed", rename_all = "camelCase")]
     Replayed { id: u64, method: String, url: String, status: u16, body: String, body_truncated: bool },
-    #[serde(rename = "offline-sync:expired", rename_all = "camelCase")]
     Expired { id: u64, method: String, url: String, queued_at: f64 },
-    #[serde(rename = "offline-sync:failed")]
     Failed { id: Option<u64>, method: String, url: String, status: Option<u16>, error: String, attempts: u32 },
-    #[serde(rename = "offline-sync:dead-lettered")]
     DeadLettered { id: u64, method: Option<String>, url: Option<String>, status: Option<u16>, reason: String },
     /// A new operation merged into a waiting one (`cancelled`: a create and its delete, both gone).
-    #[serde(rename = "offline-sync:coalesced")]
     Coalesced { into: u64, method: String, url: String, cancelled: bool, pending: u32 },
-    #[serde(rename = "offline-sync:auth-required")]
     AuthRequired { id: u64, method: String, url: String, status: u16 },
-    #[serde(rename = "offline-sync:pending")]
     Pending { entries: Vec<PendingEntry> },
-    #[serde(rename = "offline-sync:dead-letters")]
     DeadLetters { entries: Vec<DeadLetterView> },
     /// The answer to a request that could not be done.
-    #[serde(rename = "offline-sync:error")]
     Error { message: String },
 }
 
@@ -108,7 +109,68 @@ impl Event {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| unreachable!("events always serialise"))
+        json::object(|o| match self {
+            Event::Status(s) => o
+                .field("type", "offline-sync:status")
+                .field("pending", &s.pending)
+                .field("syncing", &s.syncing)
+                .field("lastSyncAt", &s.last_sync_at.map(Ms))
+                .field("lastError", &s.last_error)
+                .field("deadLetters", &s.dead_letters)
+                .field("authRequired", &s.auth_required)
+                .field("coalesced", &s.coalesced),
+            Event::Queued { id, method, url, pending } => o
+                .field("type", "offline-sync:queued")
+                .field("id", id)
+                .field("method", method)
+                .field("url", url)
+                .field("pending", pending),
+            Event::Replayed { id, method, url, status, body, body_truncated } => o
+                .field("type", "offline-sync:replayed")
+                .field("id", id)
+                .field("method", method)
+                .field("url", url)
+                .field("status", status)
+                .field("body", body)
+                .field("bodyTruncated", body_truncated),
+            Event::Expired { id, method, url, queued_at } => o
+                .field("type", "offline-sync:expired")
+                .field("id", id)
+                .field("method", method)
+                .field("url", url)
+                .field("queuedAt", &Ms(*queued_at)),
+            Event::Failed { id, method, url, status, error, attempts } => o
+                .field("type", "offline-sync:failed")
+                .field("id", id)
+                .field("method", method)
+                .field("url", url)
+                .field("status", status)
+                .field("error", error)
+                .field("attempts", attempts),
+            Event::DeadLettered { id, method, url, status, reason } => o
+                .field("type", "offline-sync:dead-lettered")
+                .field("id", id)
+                .field("method", method)
+                .field("url", url)
+                .field("status", status)
+                .field("reason", reason),
+            Event::Coalesced { into, method, url, cancelled, pending } => o
+                .field("type", "offline-sync:coalesced")
+                .field("into", into)
+                .field("method", method)
+                .field("url", url)
+                .field("cancelled", cancelled)
+                .field("pending", pending),
+            Event::AuthRequired { id, method, url, status } => o
+                .field("type", "offline-sync:auth-required")
+                .field("id", id)
+                .field("method", method)
+                .field("url", url)
+                .field("status", status),
+            Event::Pending { entries } => o.field("type", "offline-sync:pending").field("entries", entries),
+            Event::DeadLetters { entries } => o.field("type", "offline-sync:dead-letters").field("entries", entries),
+            Event::Error { message } => o.field("type", "offline-sync:error").field("message", message),
+        })
     }
 
     pub fn replayed(entry: &Entry, status: u16, body: &[u8]) -> Event {
@@ -176,8 +238,9 @@ pub fn parse_request(message: &Value) -> Result<Option<Request>, String> {
 
 fn replay_headers(headers: Option<&Value>) -> Result<Vec<(String, String)>, String> {
     let bad = || "offline-sync: ignored 'set-replay-headers': headers must be an object of strings".to_owned();
-    let map = headers.and_then(Value::as_object).ok_or_else(bad)?;
-    map.iter()
+    let members = headers.and_then(Value::as_object).ok_or_else(bad)?;
+    members
+        .iter()
         .map(|(name, value)| {
             let value = value.as_str().ok_or_else(bad)?;
             let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
@@ -189,23 +252,25 @@ fn replay_headers(headers: Option<&Value>) -> Result<Vec<(String, String)>, Stri
         .collect()
 }
 
+// The answers' members are in alphabetical order: the text pages have always had (serde_json's maps sorted them).
+
 /// The body of the 202 a page gets once its request is safely queued.
 pub fn queued_answer(id: u64, pending: u32) -> String {
-    json!({ "queued": true, "id": id, "pending": pending }).to_string()
+    json::object(|o| o.field("id", &id).field("pending", &pending).field("queued", &true))
 }
 
 /// The 202 body when the request merged into waiting entry `into` (or cancelled it with a delete).
 pub fn coalesced_answer(into: u64, cancelled: bool, pending: u32) -> String {
     if cancelled {
-        json!({ "queued": false, "coalesced": true, "cancelled": into, "pending": pending }).to_string()
+        json::object(|o| o.field("cancelled", &into).field("coalesced", &true).field("pending", &pending).field("queued", &false))
     } else {
-        json!({ "queued": true, "coalesced": true, "id": into, "pending": pending }).to_string()
+        json::object(|o| o.field("coalesced", &true).field("id", &into).field("pending", &pending).field("queued", &true))
     }
 }
 
 /// The body of an error answer the worker makes itself (the server never saw the request).
 pub fn error_answer(message: &str) -> String {
-    json!({ "queued": false, "error": message }).to_string()
+    json::object(|o| o.field("error", message).field("queued", &false))
 }
 
 /// Up to `limit` bytes of `bytes` as text, cut at a character boundary; `true` if cut.
@@ -226,7 +291,7 @@ mod tests {
     use super::*;
 
     fn parse(s: &str) -> Value {
-        serde_json::from_str(s).unwrap()
+        json::parse(s).unwrap()
     }
 
     #[test]
@@ -242,8 +307,8 @@ mod tests {
         });
         assert_eq!(
             parse(&s.to_json()),
-            json!({"type": "offline-sync:status", "pending": 2, "syncing": true, "lastSyncAt": 5.0, "lastError": null,
-                   "deadLetters": 1, "authRequired": false, "coalesced": 0})
+            parse(r#"{"type": "offline-sync:status", "pending": 2, "syncing": true, "lastSyncAt": 5, "lastError": null,
+                   "deadLetters": 1, "authRequired": false, "coalesced": 0}"#)
         );
     }
 
@@ -252,10 +317,10 @@ mod tests {
         let e = Event::Expired { id: 1, method: "POST".into(), url: "u".into(), queued_at: 3.0 };
         assert_eq!(
             parse(&e.to_json()),
-            json!({"type": "offline-sync:expired", "id": 1, "method": "POST", "url": "u", "queuedAt": 3.0})
+            parse(r#"{"type": "offline-sync:expired", "id": 1, "method": "POST", "url": "u", "queuedAt": 3}"#)
         );
         let q = Event::Queued { id: 4, method: "PUT".into(), url: "u".into(), pending: 9 };
-        assert_eq!(parse(&q.to_json())["type"], "offline-sync:queued");
+        assert_eq!(parse(&q.to_json()).get("type").and_then(Value::as_str), Some("offline-sync:queued"));
     }
 
     #[test]
@@ -276,11 +341,11 @@ mod tests {
         .unwrap();
         let big = vec![b'a'; REPLAY_BODY_LIMIT + 10];
         let v = parse(&Event::replayed(&entry, 201, &big).to_json());
-        assert_eq!(v["status"], 201);
-        assert_eq!(v["bodyTruncated"], true);
-        assert_eq!(v["body"].as_str().unwrap().len(), REPLAY_BODY_LIMIT);
+        assert_eq!(v.get("status").and_then(Value::as_u64), Some(201));
+        assert_eq!(v.get("bodyTruncated").and_then(Value::as_bool), Some(true));
+        assert_eq!(v.get("body").and_then(Value::as_str).map(str::len), Some(REPLAY_BODY_LIMIT));
         let v = parse(&Event::replayed(&entry, 201, br#"{"id":"s-1"}"#).to_json());
-        assert_eq!((v["body"].as_str().unwrap(), v["bodyTruncated"].as_bool()), (r#"{"id":"s-1"}"#, Some(false)));
+        assert_eq!((v.get("body").and_then(Value::as_str), v.get("bodyTruncated").and_then(Value::as_bool)), (Some(r#"{"id":"s-1"}"#), Some(false)));
     }
 
     #[test]
@@ -295,41 +360,41 @@ mod tests {
 
     #[test]
     fn requests_are_recognised_and_foreign_messages_left_alone() {
-        assert_eq!(parse_request(&json!({"type": "offline-sync:replay"})), Ok(Some(Request::Replay)));
-        assert_eq!(parse_request(&json!({"type": "offline-sync:get-status"})), Ok(Some(Request::GetStatus)));
-        assert_eq!(parse_request(&json!({"type": "offline-sync:get-pending"})), Ok(Some(Request::GetPending)));
-        assert_eq!(parse_request(&json!({"type": "offline-sync:online"})), Ok(Some(Request::Online)));
-        assert_eq!(parse_request(&json!({"type": "SKIP_WAITING"})), Ok(None));
-        assert_eq!(parse_request(&json!("hello")), Ok(None));
-        assert_eq!(parse_request(&json!({"type": 5})), Ok(None));
-        assert!(parse_request(&json!({"type": "offline-sync:explode"})).unwrap_err().contains("offline-sync:explode"));
+        assert_eq!(parse_request(&parse(r#"{"type": "offline-sync:replay"}"#)), Ok(Some(Request::Replay)));
+        assert_eq!(parse_request(&parse(r#"{"type": "offline-sync:get-status"}"#)), Ok(Some(Request::GetStatus)));
+        assert_eq!(parse_request(&parse(r#"{"type": "offline-sync:get-pending"}"#)), Ok(Some(Request::GetPending)));
+        assert_eq!(parse_request(&parse(r#"{"type": "offline-sync:online"}"#)), Ok(Some(Request::Online)));
+        assert_eq!(parse_request(&parse(r#"{"type": "SKIP_WAITING"}"#)), Ok(None));
+        assert_eq!(parse_request(&parse(r#""hello""#)), Ok(None));
+        assert_eq!(parse_request(&parse(r#"{"type": 5}"#)), Ok(None));
+        assert!(parse_request(&parse(r#"{"type": "offline-sync:explode"}"#)).unwrap_err().contains("offline-sync:explode"));
     }
 
     #[test]
     fn dead_letter_and_header_requests_are_checked() {
-        assert_eq!(parse_request(&json!({"type": "offline-sync:retry-dead-letter", "id": 3})), Ok(Some(Request::RetryDeadLetter(3))));
-        assert_eq!(parse_request(&json!({"type": "offline-sync:discard-dead-letter", "id": 4})), Ok(Some(Request::DiscardDeadLetter(4))));
-        assert_eq!(parse_request(&json!({"type": "offline-sync:get-dead-letters"})), Ok(Some(Request::GetDeadLetters)));
-        assert!(parse_request(&json!({"type": "offline-sync:retry-dead-letter", "id": "3"})).is_err());
-        assert!(parse_request(&json!({"type": "offline-sync:discard-dead-letter"})).is_err());
+        assert_eq!(parse_request(&parse(r#"{"type": "offline-sync:retry-dead-letter", "id": 3}"#)), Ok(Some(Request::RetryDeadLetter(3))));
+        assert_eq!(parse_request(&parse(r#"{"type": "offline-sync:discard-dead-letter", "id": 4}"#)), Ok(Some(Request::DiscardDeadLetter(4))));
+        assert_eq!(parse_request(&parse(r#"{"type": "offline-sync:get-dead-letters"}"#)), Ok(Some(Request::GetDeadLetters)));
+        assert!(parse_request(&parse(r#"{"type": "offline-sync:retry-dead-letter", "id": "3"}"#)).is_err());
+        assert!(parse_request(&parse(r#"{"type": "offline-sync:discard-dead-letter"}"#)).is_err());
         assert_eq!(
-            parse_request(&json!({"type": "offline-sync:set-replay-headers", "headers": {"Authorization": "Bearer new"}})),
+            parse_request(&parse(r#"{"type": "offline-sync:set-replay-headers", "headers": {"Authorization": "Bearer new"}}"#)),
             Ok(Some(Request::SetReplayHeaders(vec![("Authorization".into(), "Bearer new".into())])))
         );
-        for bad in [json!(null), json!({"a": 1}), json!({"bad name": "x"}), json!({"x": "a\r\nInjected: 1"}), json!(["a"])] {
-            let message = json!({"type": "offline-sync:set-replay-headers", "headers": bad});
+        for bad in ["null", r#"{"a": 1}"#, r#"{"bad name": "x"}"#, r#"{"x": "a\r\nInjected: 1"}"#, r#"["a"]"#] {
+            let message = parse(&format!(r#"{{"type": "offline-sync:set-replay-headers", "headers": {bad}}}"#));
             assert!(parse_request(&message).is_err(), "{message}");
         }
     }
 
     #[test]
     fn answers_are_json_the_page_can_read() {
-        assert_eq!(parse(&queued_answer(12, 3)), json!({"queued": true, "id": 12, "pending": 3}));
-        assert_eq!(parse(&error_answer("quota")), json!({"queued": false, "error": "quota"}));
-        assert_eq!(parse(&coalesced_answer(4, false, 2)), json!({"queued": true, "coalesced": true, "id": 4, "pending": 2}));
+        assert_eq!(parse(&queued_answer(12, 3)), parse(r#"{"queued": true, "id": 12, "pending": 3}"#));
+        assert_eq!(parse(&error_answer("quota")), parse(r#"{"queued": false, "error": "quota"}"#));
+        assert_eq!(parse(&coalesced_answer(4, false, 2)), parse(r#"{"queued": true, "coalesced": true, "id": 4, "pending": 2}"#));
         assert_eq!(
             parse(&coalesced_answer(4, true, 1)),
-            json!({"queued": false, "coalesced": true, "cancelled": 4, "pending": 1})
+            parse(r#"{"queued": false, "coalesced": true, "cancelled": 4, "pending": 1}"#)
         );
     }
 }

@@ -3,6 +3,7 @@
 use super::worker::Worker;
 use super::{clients, intercept, js, replay};
 use crate::config::{Config, MUTATING_METHODS};
+use crate::json::{self, Value};
 use crate::protocol::{parse_request, Event, PendingEntry, Request as PageRequest};
 use std::rc::Rc;
 use js_sys::Promise;
@@ -24,8 +25,8 @@ pub fn start(options: JsValue) {
     } else if options.is_undefined() || options.is_null() {
         (Config::default(), Vec::new())
     } else {
-        let parsed = js::to_json(&options).and_then(|text| serde_json::from_str(&text).ok());
-        Config::from_json(&parsed.unwrap_or(serde_json::Value::Bool(false)))
+        let parsed = js::to_json(&options).and_then(|text| json::parse(&text).ok());
+        Config::from_json(&parsed.unwrap_or(Value::Bool(false)))
     };
     for error in &errors {
         js::error(&error.to_string());
@@ -95,8 +96,8 @@ pub fn handle_sync(tag: String) -> Option<Promise> {
 /// Answers a page's message; `None` when the message is not for offline-sync.
 #[wasm_bindgen(js_name = handleMessage)]
 pub fn handle_message(event: ExtendableMessageEvent) -> Option<Promise> {
-    let data = js::to_json(&event.data()).and_then(|text| serde_json::from_str(&text).ok());
-    let request = match parse_request(data.as_ref().unwrap_or(&serde_json::Value::Null)) {
+    let data = js::to_json(&event.data()).and_then(|text| json::parse(&text).ok());
+    let request = match parse_request(data.as_ref().unwrap_or(&Value::Null)) {
         Ok(Some(request)) => request,
         Ok(None) => return None,
         Err(warning) => {
