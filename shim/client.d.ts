@@ -81,6 +81,11 @@ export interface WorkerOptions {
   batchUrl?: string;
   /** Most entries per batch (default 50, at most 500). */
   batchSize?: number;
+  /**
+   * Most requests a replay has out at once, without batches (default 1, at most 16). Above 1,
+   * order is kept per record and per URL only: for servers whose records are independent.
+   */
+  replayConcurrency?: number;
 }
 
 export function register(url?: string, options?: WorkerOptions): Promise<ServiceWorkerRegistration>;

@@ -5,7 +5,7 @@
 use crate::json::{self, Value};
 use std::fmt;
 
-const KNOWN: [&str; 13] = [
+const KNOWN: [&str; 14] = [
     "prefix",
     "methods",
     "maxRetentionTime",
@@ -19,6 +19,7 @@ const KNOWN: [&str; 13] = [
     "debug",
     "batchUrl",
     "batchSize",
+    "replayConcurrency",
 ];
 
 /// Stands for "every intercepted prefix" until the options are all read.
@@ -55,6 +56,10 @@ pub struct Config {
     pub batch_url: Option<String>,
     /// Most entries one batch carries.
     pub batch_size: u32,
+    /// Most requests a replay has out at once (without a batch endpoint). Above 1, order is kept
+    /// only per record and per URL (see `lanes`), so it is for servers whose records are
+    /// independent: a task could then reach the server before the project it names.
+    pub replay_concurrency: u32,
 }
 
 impl Default for Config {
@@ -73,6 +78,7 @@ impl Default for Config {
             debug: false,
             batch_url: None,
             batch_size: 50,
+            replay_concurrency: 1,
         }
     }
 }
@@ -175,6 +181,14 @@ impl Config {
                     Ok(())
                 }
                 Ok(_) => Err("must be one path".into()),
+                Err(e) => Err(e),
+            },
+            "replayConcurrency" => match parse_count(&raw, 1) {
+                Ok(n) if n <= 16 => {
+                    self.replay_concurrency = n as u32;
+                    Ok(())
+                }
+                Ok(_) => Err("must be at most 16".into()),
                 Err(e) => Err(e),
             },
             "batchSize" => match parse_count(&raw, 1) {
@@ -371,6 +385,19 @@ mod tests {
         assert_eq!((c.batch_url.as_deref(), c.batch_size), (Some("/api/_batch"), 100));
         let (c, e) = Config::from_query("batchUrl=api/_batch&batchSize=501");
         assert_eq!((c.batch_url, c.batch_size, e.len()), (None, 50, 2));
+    }
+
+    #[test]
+    fn replay_is_strictly_in_order_unless_concurrency_is_asked_for() {
+        assert_eq!(Config::default().replay_concurrency, 1);
+        let (c, e) = Config::from_query("replayConcurrency=4");
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(c.replay_concurrency, 4);
+        for bad in ["replayConcurrency=0", "replayConcurrency=17", "replayConcurrency=two"] {
+            let (c, e) = Config::from_query(bad);
+            assert_eq!((c.replay_concurrency, e.len()), (1, 1), "{bad}");
+            assert!(e[0].to_string().contains("replayConcurrency"), "{bad}: {}", e[0]);
+        }
     }
 
     #[test]

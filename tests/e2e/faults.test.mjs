@@ -15,23 +15,29 @@ function random(seed) {
   return () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x / 2 ** 32; };
 }
 
-/** Queues `count` numbered tasks while offline; answers the Idempotency-Keys in queue order. */
-async function queueOffline(s, count) {
+/**
+ * Queues `count` numbered mutations while offline, each creating a record in one of `collections`
+ * (in turn); answers the Idempotency-Keys in queue order.
+ */
+async function queueOffline(s, count, collections) {
   await s.context.setOffline(true);
-  const keys = await s.page.evaluate(async (count) => {
+  const keys = await s.page.evaluate(async ([count, collections]) => {
     const keys = [];
     for (let i = 0; i < count; i++) {
       const key = crypto.randomUUID();
-      const res = await fetch('/api/tasks', {
+      const collection = collections[i % collections.length];
+      // No id: a second application would show as a second record.
+      const body = collection === 'projects' ? { name: `task ${i}`, color: '#336699' } : { title: `task ${i}` };
+      const res = await fetch(`/api/${collection}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': key },
-        body: JSON.stringify({ title: `task ${i}` }), // no id: a second application would show as a second task
+        body: JSON.stringify(body),
       });
       if (res.status !== 202) throw new Error(`task ${i}: ${res.status}`);
       keys.push(key);
     }
     return keys;
-  }, count);
+  }, [count, collections]);
   assert.equal((await s.status()).pending, count);
   await s.context.setOffline(false);
   return keys;
@@ -39,14 +45,20 @@ async function queueOffline(s, count) {
 
 /**
  * Checks the delivery guarantee against the server's store, and answers the figures from its log.
- * Every task title is unique and no body carries an id, so a second application would show as a
- * second task; the server's change sequence (`seq`) gives the order the tasks were applied in.
+ * Every name is unique and no body carries an id, so a second application would show as a second
+ * record; the server's change sequence (`seq`) gives the order each collection's records were
+ * applied in. Each collection is one URL, which the replay never reorders.
  */
-async function checkExactlyOnce(s, keys) {
-  const tasks = await server.tasks();
-  assert.equal(tasks.length, keys.length, 'every mutation took effect, and exactly once: no task was created twice');
-  const applied = [...tasks].sort((a, b) => a.seq - b.seq).map((t) => t.title);
-  assert.deepEqual(applied, keys.map((_, i) => `task ${i}`), 'in queue order (one URL, so the whole queue is one order)');
+async function checkExactlyOnce(s, keys, collections) {
+  let total = 0;
+  for (const [c, collection] of collections.entries()) {
+    const records = await server.list(collection);
+    total += records.length;
+    const applied = [...records].sort((a, b) => a.seq - b.seq).map((r) => r.title ?? r.name);
+    const queued = keys.map((_, i) => `task ${i}`).filter((_, i) => i % collections.length === c);
+    assert.deepEqual(applied, queued, `${collection}: every mutation took effect once, in queue order`);
+  }
+  assert.equal(total, keys.length, 'every mutation took effect, and exactly once');
   const status = await s.settled();
   const dead = status.deadLetters ? await s.page.evaluate(() => window.offlineSync.deadLetters()) : [];
   assert.deepEqual([status.pending, status.deadLetters], [0, 0], `the queue is empty and nothing is in dead letters ${JSON.stringify(dead)}`);
@@ -62,16 +74,21 @@ async function checkExactlyOnce(s, keys) {
   };
 }
 
-// Each fault test runs twice: one request per entry, and in batches (the delivery guarantee must
-// hold with batching on).
-for (const [mode, query] of [['one by one', ''], ['batched', '?batchUrl=/api/_batch&batchSize=10']]) {
+// Each fault test runs three times: one request per entry, in batches, and four requests at once
+// over two URLs (the delivery guarantee must hold with batching and concurrency on).
+const MODES = [
+  ['one by one', '', ['tasks']],
+  ['batched', '?batchUrl=/api/_batch&batchSize=10', ['tasks']],
+  ['4 at once', '?replayConcurrency=4', ['tasks', 'projects']],
+];
+for (const [mode, query, collections] of MODES) {
 test(`500 mutations, the worker killed 20 times at random moments during their replay (${mode})`, async (t) => {
   const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000);
   t.diagnostic(`seed ${seed} (FAULT_SEED=${seed} repeats this run)`);
   const next = random(seed);
   const s = await openSession(server, query);
   try {
-    const keys = await queueOffline(s, 500);
+    const keys = await queueOffline(s, 500, collections);
     const started = Date.now();
     let kills = 0;
     for (let i = 0; i < 20; i++) {
@@ -85,7 +102,7 @@ test(`500 mutations, the worker killed 20 times at random moments during their r
       await s.sync().catch(() => {});
       await until('a replay to end', async () => !(await s.status()).syncing, 30_000);
     }
-    const figures = await checkExactlyOnce(s, keys);
+    const figures = await checkExactlyOnce(s, keys, collections);
     const seconds = (Date.now() - started) / 1000;
     t.diagnostic(`worker kills, ${mode}: seed ${seed}, ${kills} kills, ${figures.mutations} mutations, ${figures.attempts} arrivals at the server, ` +
       `${figures.duplicatesAbsorbed} duplicates absorbed by the key, ${seconds.toFixed(1)} s`);
@@ -100,7 +117,7 @@ test(`a server that drops 20 % of answers after applying and answers 503 + Retry
   // tested on its own; here the question is exactly-once delivery.
   const s = await openSession(server, `${query}${query ? '&' : '?'}maxAttempts=50`);
   try {
-    const keys = await queueOffline(s, 200);
+    const keys = await queueOffline(s, 200, collections);
     // One of each for certain (batched, there are few requests for the rates to hit), then the rates.
     await server.faults({ dropAfterApply: 1, fail503: 1, dropRate: 0.2, fail503Rate: 0.1, retryAfter: 1, seed });
     const started = Date.now();
@@ -111,11 +128,14 @@ test(`a server that drops 20 % of answers after applying and answers 503 + Retry
       await until('a replay to end', async () => !(await s.status()).syncing, 120_000, 200);
     }
     await server.faults({});
-    const figures = await checkExactlyOnce(s, keys);
+    const figures = await checkExactlyOnce(s, keys, collections);
     const seconds = (Date.now() - started) / 1000;
     assert.ok(figures.dropped > 0 && figures.unavailable > 0, 'the faults really happened');
+    const { maxInFlight } = await server.overlap();
+    if (query.includes('replayConcurrency')) assert.ok(maxInFlight > 1, `requests really overlapped (at most ${maxInFlight} at once)`);
     t.diagnostic(`lossy server, ${mode}: seed ${seed}, ${figures.mutations} mutations, ${figures.attempts} arrivals, ${figures.dropped} answers dropped, ` +
-      `${figures.unavailable} answered 503, ${figures.duplicatesAbsorbed} duplicates absorbed by the key, ${syncs} syncs, ${seconds.toFixed(1)} s`);
+      `${figures.unavailable} answered 503, ${figures.duplicatesAbsorbed} duplicates absorbed by the key, ${syncs} syncs, ` +
+      `at most ${maxInFlight} at once, ${seconds.toFixed(1)} s`);
   } finally { await s.close(); }
 });
 }

@@ -60,7 +60,11 @@ export async function startServer({ db, port = 0, statics, site = join(ROOT, 'te
     /** The mutations the server received, in arrival order (the tests' own GETs left out). */
     log: async () => (await call('GET', '/_test/log')).filter((r) => r.method !== 'GET'),
     tasks: () => call('GET', '/api/tasks'),
+    /** Any API collection, as the server lists it. */
+    list: (collection) => call('GET', `/api/${collection}`),
     faults: (f) => call('POST', '/_test/faults', f),
+    /** The most mutations the server handled at once since the last reset: in all, on one path. */
+    overlap: () => call('GET', '/_test/overlap'),
     reset: () => call('POST', '/_test/reset'),
     stop: () => new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();

@@ -94,10 +94,39 @@ struct Journal {
     entries: Vec<LogEntry>,
 }
 
+/// How many mutations were being handled at once, at most: in all, and on one path.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overlap {
+    pub max_in_flight: u32,
+    pub max_in_flight_on_one_path: u32,
+    #[serde(skip)]
+    in_flight: BTreeMap<String, u32>,
+}
+
+/// Counts a mutation as in flight until dropped (also when its connection is cut).
+pub struct InFlight<'a> {
+    hooks: &'a TestHooks,
+    path: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut overlap = lock(&self.hooks.overlap);
+        if let Some(n) = overlap.in_flight.get_mut(&self.path) {
+            *n -= 1;
+            if *n == 0 {
+                overlap.in_flight.remove(&self.path);
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct TestHooks {
     journal: Mutex<Journal>,
     faults: Mutex<Faults>,
+    overlap: Mutex<Overlap>,
 }
 
 /// A uniform draw in [0, 1) from xorshift64* (plenty for spreading faults; not for secrets).
@@ -128,6 +157,18 @@ impl TestHooks {
         let mut journal = lock(&self.journal);
         let at = journal.entries.partition_point(|e| e.seq < entry.seq);
         journal.entries.insert(at, entry);
+    }
+
+    /// Marks a mutation on `path` as in flight while the returned guard lives.
+    pub fn in_flight(&self, path: &str) -> InFlight<'_> {
+        let mut overlap = lock(&self.overlap);
+        let on_path = overlap.in_flight.entry(path.to_owned()).or_default();
+        *on_path += 1;
+        let on_path = *on_path;
+        let total = overlap.in_flight.values().sum();
+        overlap.max_in_flight = overlap.max_in_flight.max(total);
+        overlap.max_in_flight_on_one_path = overlap.max_in_flight_on_one_path.max(on_path);
+        InFlight { hooks: self, path: path.to_owned() }
     }
 
     pub fn request_delay(&self) -> u64 {
@@ -167,6 +208,9 @@ impl TestHooks {
     fn clear(&self) {
         *lock(&self.journal) = Journal::default();
         *lock(&self.faults) = Faults::default();
+        let mut overlap = lock(&self.overlap);
+        overlap.max_in_flight = 0;
+        overlap.max_in_flight_on_one_path = 0;
     }
 }
 
@@ -175,6 +219,11 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/_test/log", get(log))
         .route("/_test/reset", post(reset))
         .route("/_test/faults", get(faults).post(set_faults))
+        .route("/_test/overlap", get(overlap))
+}
+
+async fn overlap(State(app): State<Arc<App>>) -> Json<Overlap> {
+    Json(lock(&app.hooks.overlap).clone())
 }
 
 async fn log(State(app): State<Arc<App>>) -> Json<Vec<LogEntry>> {

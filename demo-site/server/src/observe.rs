@@ -46,6 +46,7 @@ pub async fn observe(
             .map(|b| BASE64.encode(b))
             .unwrap_or_default(),
     );
+    let _in_flight = is_mutating(&parts.method).then(|| app.hooks.in_flight(parts.uri.path()));
     let delay = if is_mutating(&parts.method) { app.hooks.request_delay() } else { 0 };
     if delay > 0 {
         // A slow network: the request is held before it is applied. A client that gives up

@@ -5,6 +5,7 @@ mod clients;
 pub mod exports;
 mod group_commit;
 mod intercept;
+mod join;
 mod js;
 mod net;
 pub mod queue;

@@ -1,15 +1,18 @@
-//! Replaying the queue: one run at a time (across workers too), strictly in queue order, each
-//! entry settled by `outcome`.
+//! Replaying the queue: one run at a time (across workers too), in queue order on every lane
+//! (`lanes`: strictly in order unless `replayConcurrency` allows more), each entry settled by
+//! `outcome`.
 
 use super::queue::{Found, Queue, Stored};
 use super::worker::Worker;
-use super::{js, net};
+use super::{join, js, net};
 use crate::batch;
 use crate::dead_letter::{DeadLetter, ANSWER_LIMIT};
 use crate::error::Error;
+use crate::lanes::{self, Candidate, Plan};
 use crate::outcome::{settle, Attempt, Next};
 use crate::protocol::{bounded_text, Event, REPLAY_BODY_LIMIT};
 use js_sys::{Function, Promise};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -88,61 +91,86 @@ async fn run(worker: &Worker) -> Result<(), Error> {
     result.map(drop)
 }
 
-/// Sends every entry in order until the queue is empty or something makes it stop;
-/// `Ok` holds the last problem seen, if any.
+/// What a replay has seen so far, shared by the requests it has out at the same time.
+#[derive(Default)]
+struct Progress {
+    /// The last problem seen, if any.
+    last_error: RefCell<Option<String>>,
+    /// Network failures in a row.
+    network_failures: Cell<u32>,
+}
+
+/// Sends entries in waves until the queue is empty or something makes it stop: each wave reads
+/// the head of the queue and sends what `lanes::plan` allows (with a batch endpoint, the head and
+/// the ready entries after it in one request); `Ok` holds the last problem seen, if any.
 async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> {
-    let mut after = None;
-    let mut last_error = None;
-    let mut network_failures = 0;
+    let progress = Progress::default();
     while !worker.held.get() {
-        let Some((id, found)) = queue.next_after(after).await? else { break };
-        if worker.in_flight.borrow().contains(&id) {
-            // Its own request is under way (queue-first); that request replays the rest after it.
+        let batching = worker.config.batch_url.is_some() && !worker.batch_refused.get();
+        let concurrency = if batching { 1 } else { worker.config.replay_concurrency };
+        let window = match (batching, concurrency) {
+            (true, _) => worker.config.batch_size,
+            (false, 1) => 1,
+            (false, n) => n.saturating_mul(4),
+        };
+        let head = usable(worker, queue, queue.next_many(None, window).await?).await?;
+        let Some(head) = head else { continue };
+        if head.is_empty() {
             break;
         }
-        let stored = match found {
-            Found::Entry(stored) => stored,
+        let now = js::now();
+        let candidates: Vec<Candidate<'_>> = head
+            .iter()
+            .map(|stored| Candidate {
+                lanes: lanes::lanes(stored.entry.record.as_deref(), &stored.entry.url, concurrency),
+                ready_at: stored.entry.next_attempt_at,
+                busy: worker.in_flight.borrow().contains(&stored.entry.id.unwrap_or_default()),
+            })
+            .collect();
+        match lanes::plan(&candidates, concurrency as usize, now) {
+            // Every lane waits for a request already out (queue-first), which replays the rest after it.
+            Plan::Idle => break,
+            Plan::WaitUntil(at) if at - now > MAX_WAIT_MS => return Err(Error::Deferred(at)),
+            Plan::WaitUntil(at) => net::sleep(at - now).await,
+            Plan::Send(_) if batching => match gather(worker, head, now) {
+                Gathered::Alone(stored) => send_one(worker, queue, stored, &progress).await?,
+                Gathered::Batch(items) => send_batch(worker, queue, items, &progress).await?,
+            },
+            Plan::Send(picked) => {
+                let mut head: Vec<Option<Stored>> = head.into_iter().map(Some).collect();
+                let wave = picked.iter().filter_map(|&i| head[i].take()).map(|stored| send_one(worker, queue, stored, &progress));
+                join::all(wave.collect()).await.into_iter().collect::<Result<(), Error>>()?;
+            }
+        }
+    }
+    Ok(progress.last_error.take())
+}
+
+/// The readable, unexpired entries of a window; records that cannot be replayed go to the dead
+/// letters and expired entries are dropped, each told to the pages. `None` when any left, so that
+/// the caller reads the head again.
+async fn usable(worker: &Worker, queue: &Queue, window: Vec<(u64, Found)>) -> Result<Option<Vec<Stored>>, Error> {
+    let mut usable = Vec::with_capacity(window.len());
+    let mut cleared = false;
+    for (id, found) in window {
+        match found {
             Found::Unreadable(bad, raw) => {
                 js::warn(&format!("offline-sync: queue record {id} moved to dead letters: {}", bad.0));
                 let letter = DeadLetter { id, reason: bad.0, status: None, answer: None, dead_at: js::now(), entry: None };
                 queue.bury(&letter, None, Some(&raw)).await?;
                 announce_dead_letter(worker, &letter);
-                after = Some(id);
-                continue;
+                cleared = true;
             }
-        };
-        if stored.entry.is_expired(js::now(), worker.config.max_retention_ms) {
-            queue.remove(id).await?;
-            let e = &stored.entry;
-            worker.tell(Event::Expired { id, method: e.method.clone(), url: e.url.clone(), queued_at: e.queued_at });
-            after = Some(id);
-            continue;
-        }
-        if let Some(at) = stored.entry.next_attempt_at {
-            let wait = at - js::now();
-            if wait > MAX_WAIT_MS {
-                return Err(Error::Deferred(at));
+            Found::Entry(stored) if stored.entry.is_expired(js::now(), worker.config.max_retention_ms) => {
+                queue.remove(id).await?;
+                let e = &stored.entry;
+                worker.tell(Event::Expired { id, method: e.method.clone(), url: e.url.clone(), queued_at: e.queued_at });
+                cleared = true;
             }
-            if wait > 0.0 {
-                net::sleep(wait).await;
-            }
-        }
-
-        let flow = match gather(worker, queue, id, stored).await? {
-            Gathered::Alone(stored) => send_one(worker, queue, stored, &mut last_error, &mut network_failures).await?,
-            Gathered::Batch(items) => send_batch(worker, queue, items, &mut last_error, &mut network_failures).await?,
-        };
-        if let Flow::Next(last) = flow {
-            after = Some(last);
+            Found::Entry(stored) => usable.push(stored),
         }
     }
-    Ok(last_error)
-}
-
-/// Where the drain goes after an entry: on past it, or back to it (it waits for its next try).
-enum Flow {
-    Next(u64),
-    Again,
+    Ok((!cleared).then_some(usable))
 }
 
 enum Gathered {
@@ -151,13 +179,7 @@ enum Gathered {
     Batch(Vec<(Stored, String)>),
 }
 
-async fn send_one(
-    worker: &Worker,
-    queue: &Queue,
-    mut stored: Stored,
-    last_error: &mut Option<String>,
-    network_failures: &mut u32,
-) -> Result<Flow, Error> {
+async fn send_one(worker: &Worker, queue: &Queue, mut stored: Stored, progress: &Progress) -> Result<(), Error> {
     let request = net::from_entry(&stored.entry, stored.body.as_ref(), &worker.replay_headers.borrow())?;
     let (attempt, body) = match net::send(&request).await {
         Ok(response) => {
@@ -168,80 +190,66 @@ async fn send_one(
         Err(Error::Network(reason)) => (Attempt::NetworkError(reason), Vec::new()),
         Err(other) => (Attempt::NetworkError(other.to_string()), Vec::new()),
     };
-    conclude(worker, queue, &mut stored, &attempt, &body, last_error, network_failures).await
+    conclude(worker, queue, &mut stored, &attempt, &body, progress).await
 }
 
 /// Applies what one attempt taught about an entry: remove it, note it and wait, hold the queue,
 /// or move it to the dead letters; and tells the pages.
-async fn conclude(
-    worker: &Worker,
-    queue: &Queue,
-    stored: &mut Stored,
-    attempt: &Attempt,
-    body: &[u8],
-    last_error: &mut Option<String>,
-    network_failures: &mut u32,
-) -> Result<Flow, Error> {
+async fn conclude(worker: &Worker, queue: &Queue, stored: &mut Stored, attempt: &Attempt, body: &[u8], progress: &Progress) -> Result<(), Error> {
     let id = stored.entry.id.unwrap_or_default();
     let answered = matches!(attempt, Attempt::Answered { .. });
-    *network_failures = if answered { 0 } else { *network_failures + 1 };
+    progress.network_failures.set(if answered { 0 } else { progress.network_failures.get() + 1 });
     match settle(&mut stored.entry, attempt, worker.config.max_attempts, js::now(), js_sys::Math::random()) {
         Next::Remove => {
             queue.remove(id).await?;
             let status = stored.entry.last_status.unwrap_or_default();
             worker.tell(Event::replayed(&stored.entry, status, body));
-            Ok(Flow::Next(id))
         }
         Next::RetryAt(_) => {
-            // The same entry goes again once its time comes: nothing overtakes it.
+            // The same entry goes again once its time comes: nothing on its lanes overtakes it.
             queue.update(stored).await?;
-            *last_error = Some(problem(stored));
+            *progress.last_error.borrow_mut() = Some(problem(stored));
             if answered {
                 worker.tell(Event::failed(&stored.entry));
-            } else if *network_failures >= NETWORK_FAILURES_TO_STOP {
+            } else if progress.network_failures.get() >= NETWORK_FAILURES_TO_STOP {
                 return Err(Error::Network(stored.entry.last_error.clone().unwrap_or_default()));
             }
-            Ok(Flow::Again)
         }
         Next::Hold => {
             queue.update(stored).await?;
             worker.held.set(true);
-            *last_error = Some(problem(stored));
+            *progress.last_error.borrow_mut() = Some(problem(stored));
             let e = &stored.entry;
             let status = e.last_status.unwrap_or_default();
             worker.tell(Event::AuthRequired { id, method: e.method.clone(), url: e.url.clone(), status });
-            Ok(Flow::Again)
         }
         Next::DeadLetter(reason) => {
-            *last_error = Some(problem(stored));
+            *progress.last_error.borrow_mut() = Some(problem(stored));
             let answer = answered.then(|| bounded_text(body, ANSWER_LIMIT).0);
             let letter =
                 DeadLetter { id, reason, status: stored.entry.last_status, answer, dead_at: js::now(), entry: Some(stored.entry.clone()) };
             queue.bury(&letter, stored.body.as_ref(), None).await?;
             announce_dead_letter(worker, &letter);
-            Ok(Flow::Next(id))
         }
     }
+    Ok(())
 }
 
-/// With `batchUrl` set: `first` and the ready entries right after it that can travel together.
-async fn gather(worker: &Worker, queue: &Queue, id: u64, first: Stored) -> Result<Gathered, Error> {
-    if worker.config.batch_url.is_none() || worker.batch_refused.get() {
-        return Ok(Gathered::Alone(first));
-    }
+/// With `batchUrl` set: the head of the queue (ready) and the ready entries right after it that
+/// can travel together.
+fn gather(worker: &Worker, head: Vec<Stored>, now: f64) -> Gathered {
     let text = |stored: &Stored| -> Option<String> {
         let bytes = stored.body.as_ref().map(|b| js_sys::Uint8Array::new(b).to_vec()).unwrap_or_default();
         batch::text_body(&stored.entry, &worker.origin, &bytes).map(str::to_owned)
     };
-    let Some(first_text) = text(&first) else { return Ok(Gathered::Alone(first)) };
+    let mut head = head.into_iter();
+    let Some(first) = head.next() else { unreachable!("the planner sent the head of a non-empty queue") };
+    let Some(first_text) = text(&first) else { return Gathered::Alone(first) };
     let mut bytes = first_text.len();
     let mut items = vec![(first, first_text)];
-    let now = js::now();
-    for (next_id, found) in queue.next_many(Some(id), worker.config.batch_size.saturating_sub(1)).await? {
-        let Found::Entry(next) = found else { break };
+    for next in head {
         let ready = next.entry.next_attempt_at.is_none_or(|at| at <= now)
-            && !next.entry.is_expired(now, worker.config.max_retention_ms)
-            && !worker.in_flight.borrow().contains(&next_id);
+            && !worker.in_flight.borrow().contains(&next.entry.id.unwrap_or_default());
         let Some(body) = text(&next).filter(|_| ready) else { break };
         if bytes + body.len() > batch::MAX_BYTES {
             break;
@@ -250,9 +258,9 @@ async fn gather(worker: &Worker, queue: &Queue, id: u64, first: Stored) -> Resul
         items.push((next, body));
     }
     if items.len() == 1 {
-        return Ok(Gathered::Alone(items.remove(0).0));
+        return Gathered::Alone(items.remove(0).0);
     }
-    Ok(Gathered::Batch(items))
+    Gathered::Batch(items)
 }
 
 /// Sends a batch and concludes each item from its own answer, in order.
@@ -260,9 +268,8 @@ async fn send_batch(
     worker: &Worker,
     queue: &Queue,
     mut items: Vec<(Stored, String)>,
-    last_error: &mut Option<String>,
-    network_failures: &mut u32,
-) -> Result<Flow, Error> {
+    progress: &Progress,
+) -> Result<(), Error> {
     let url = format!("{}{}", worker.origin, worker.config.batch_url.as_deref().unwrap_or_default());
     let pairs: Vec<(&crate::entry::Entry, &str)> = items.iter().map(|(s, t)| (&s.entry, t.as_str())).collect();
     let payload = batch::encode(&pairs, &worker.origin);
@@ -285,19 +292,19 @@ async fn send_batch(
                 stored.entry.attempts += 1;
                 queue.update(stored).await?;
             }
-            return conclude(worker, queue, &mut first.0, &attempt, &[], last_error, network_failures).await;
+            return conclude(worker, queue, &mut first.0, &attempt, &[], progress).await;
         }
         Ok(response) if matches!(response.status(), 400 | 404 | 405 | 413 | 501) => {
             // This server takes no batches (or not these): one by one from now on.
             js::warn(&format!("offline-sync: {url} answered {}; replaying one request at a time", response.status()));
             worker.batch_refused.set(true);
-            return Ok(Flow::Again);
+            return Ok(());
         }
         Ok(response) if !(200..300).contains(&response.status()) => {
             // Busy or failing as a whole (503, 429…): nothing was applied; the first entry waits.
             let attempt = Attempt::Answered { status: response.status(), retry_after: net::header(&response, "retry-after") };
             let first = &mut items[0].0;
-            return conclude(worker, queue, first, &attempt, &[], last_error, network_failures).await;
+            return conclude(worker, queue, first, &attempt, &[], progress).await;
         }
         Ok(response) => {
             let text = String::from_utf8_lossy(&net::body_prefix(&response, 64 * 1024 * 1024).await).into_owned();
@@ -316,18 +323,15 @@ async fn send_batch(
     }
     if !ids.is_empty() {
         queue.remove_all(&ids).await?;
-        *network_failures = 0;
+        progress.network_failures.set(0);
         worker.tell_all(events);
     }
     // The first item not delivered (if any) is settled as if sent alone; the server stopped there.
     if let (Some((stored, _)), Some(answer)) = (items.get_mut(delivered), answers.get(delivered)) {
         let attempt = Attempt::Answered { status: answer.status, retry_after: answer.retry_after() };
-        return conclude(worker, queue, stored, &attempt, answer.body.as_bytes(), last_error, network_failures).await;
+        return conclude(worker, queue, stored, &attempt, answer.body.as_bytes(), progress).await;
     }
-    Ok(match ids.last() {
-        Some(last) => Flow::Next(*last),
-        None => Flow::Again,
-    })
+    Ok(())
 }
 
 fn problem(stored: &Stored) -> String {
