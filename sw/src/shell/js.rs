@@ -22,7 +22,10 @@ pub fn describe(value: &JsValue) -> String {
     if let Some(e) = value.dyn_ref::<js_sys::Error>() {
         return format!("{}: {}", String::from(e.name()), String::from(e.message()));
     }
-    value.as_string().unwrap_or_else(|| format!("{value:?}"))
+    value
+        .as_string()
+        .or_else(|| js_sys::JSON::stringify(value).ok().and_then(|text| text.as_string()))
+        .unwrap_or_else(|| "an unnamed error".to_owned())
 }
 
 pub fn browser(value: JsValue) -> Error {
