@@ -59,7 +59,9 @@ async fn network_first(
     headers: &Headers,
     key: String,
 ) -> Result<Response, JsValue> {
-    let reason = match net::send(outgoing).await {
+    // With no network at all (`navigator.onLine` false) there is nothing to try: queue at once.
+    let sent = if js::online() { net::send(outgoing).await } else { Err(Error::Network("offline".into())) };
+    let reason = match sent {
         Ok(response) => {
             worker.debug(|| format!("sent {} {} → {}", request.method(), request.url(), response.status()));
             // Off the answer's path: the page gets its response without waiting for the queue.
@@ -159,8 +161,8 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
     };
     entry.id = Some(id);
     let first_in_line = matches!(queue.next_after(None).await, Ok(Some((head, _))) if head == id);
-    if !first_in_line || worker.syncing.get() {
-        // Earlier entries wait: this one goes in its turn.
+    if !first_in_line || worker.syncing.get() || !js::online() {
+        // Earlier entries wait: this one goes in its turn (or when the network is back).
         let pending = queue.count().await.unwrap_or(1);
         let answer = announce_queued(&worker, &entry, id, pending).await;
         wasm_bindgen_futures::spawn_local(replay::after_online_answer(worker));
