@@ -17,7 +17,7 @@ fn on_load() {
 }
 
 /// Reads the options (a query string from a standalone `sw.js`, or the `self.offlineSync` object),
-/// reports bad ones, and opens the queue. Without Background Sync, also replays what is waiting.
+/// reports bad ones. Without Background Sync, also opens the queue and replays what is waiting.
 #[wasm_bindgen]
 pub fn start(options: JsValue) {
     let (config, errors) = if let Some(query) = options.as_string() {
@@ -32,14 +32,17 @@ pub fn start(options: JsValue) {
         js::error(&error.to_string());
     }
     let worker = Worker::install(config, js::scope().location().origin());
+    // With Background Sync the browser says when to replay, and the queue opens on first need:
+    // a cold start's first request does not share the worker with an IndexedDB open.
+    if replay::has_background_sync() {
+        return;
+    }
     wasm_bindgen_futures::spawn_local(async move {
         if let Err(e) = worker.queue().await {
             js::error(&format!("offline-sync: the queue could not be opened: {e}"));
             return;
         }
-        if !replay::has_background_sync() {
-            replay::after_online_answer(worker).await;
-        }
+        replay::after_online_answer(worker).await;
     });
 }
 
