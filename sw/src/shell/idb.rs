@@ -96,7 +96,7 @@ impl Tx {
 impl Drop for Tx {
     fn drop(&mut self) {
         if !self.committed {
-            // Throws only if the transaction already finished, which is what was wanted.
+            // Throws only once the transaction has finished: then there is nothing to undo.
             let _ = self.tx.abort();
         }
     }
