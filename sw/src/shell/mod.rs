@@ -4,6 +4,7 @@
 mod clients;
 pub mod exports;
 mod group_commit;
+mod idb;
 mod intercept;
 mod join;
 mod js;

@@ -1,9 +1,10 @@
 //! The IndexedDB queue, exercised inside a real service worker.
 #![cfg(target_arch = "wasm32")]
 
+use offline_sync::coalesce::Merge;
 use offline_sync::entry::Entry;
 use offline_sync::dead_letter::DeadLetter;
-use offline_sync::shell::queue::{Found, Queue, Stored};
+use offline_sync::shell::queue::{Found, Pushed, Queue, Stored};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_service_worker);
@@ -272,4 +273,54 @@ async fn text_bodies_are_stored_as_text_and_come_back_as_the_same_bytes() {
         assert_eq!(&js_sys::Uint8Array::new(&body).to_vec(), bytes, "the very same bytes, BOM included");
         after = Some(id);
     }
+}
+
+#[wasm_bindgen_test]
+async fn push_all_counts_the_waiting_entries_in_the_same_transaction() {
+    let queue = fresh("test-push-all").await;
+    let first = queue.push(&entry(0), None).await.unwrap();
+    let (ids, waiting) = queue.push_all(&[(entry(1), Some(bytes(1))), (entry(2), None)]).await.unwrap();
+    assert_eq!(waiting, 3);
+    assert!(first < ids[0] && ids[0] < ids[1], "ids grow in arrival order: {first} {ids:?}");
+    let urls: Vec<String> = queue.list().await.unwrap().into_iter().map(|e| e.url).collect();
+    assert_eq!(urls, [entry(0).url, entry(1).url, entry(2).url]);
+}
+
+#[wasm_bindgen_test]
+async fn coalescing_reads_the_waiting_entry_and_writes_in_one_transaction() {
+    let queue = fresh("test-coalesce").await;
+    let on_record = |n: u32, method: &str| Entry { method: method.into(), record: Some("tasks/7".into()), ..entry(n) };
+    let waiting = queue.push(&on_record(1, "POST"), Some(&bytes(1))).await.unwrap();
+
+    let merge = |_: &Entry, _: Vec<u8>| Merge::Into { method: "POST".into(), body: b"{\"done\":true}".to_vec(), take_new_headers: true };
+    assert!(matches!(queue.coalesce(&on_record(2, "PATCH"), None, waiting, merge).await.unwrap(), Pushed::Merged(id) if id == waiting));
+    let merged = readable(queue.next_after(None).await.unwrap().unwrap().1);
+    assert_eq!((merged.entry.id, merged.entry.idempotency_key.as_str()), (Some(waiting), "key-2"));
+    assert_eq!(js_sys::Uint8Array::new(&merged.body.unwrap()).to_vec(), b"{\"done\":true}");
+
+    let other = Entry { record: Some("tasks/8".into()), ..entry(3) };
+    let added = queue.coalesce(&other, None, waiting, |_, _| Merge::Cancel).await.unwrap();
+    assert!(matches!(added, Pushed::Added(id) if id > waiting), "another record's entry is queued, not merged");
+
+    let cancelled = queue.coalesce(&on_record(4, "DELETE"), None, waiting, |_, _| Merge::Cancel).await.unwrap();
+    assert!(matches!(cancelled, Pushed::Cancelled(id) if id == waiting));
+    assert_eq!(queue.count().await.unwrap(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_newer_version_elsewhere_closes_the_connection_and_is_named_when_reopening() {
+    let queue = fresh("test-newer").await;
+    queue.push(&entry(1), None).await.unwrap();
+    // Another context upgrades: this connection closes itself so as not to block it.
+    run_js(
+        "return new Promise((ok, fail) => {
+            const open = factory.open('test-newer', 3);
+            open.onsuccess = () => { open.result.close(); ok(); };
+            open.onerror = () => fail(open.error);
+        })",
+    )
+    .await;
+    assert!(queue.is_closed());
+    let error = Queue::open("test-newer").await.err().expect("version 2 cannot open version 3");
+    assert!(error.to_string().starts_with("storage error: VersionError: "), "{error}");
 }
