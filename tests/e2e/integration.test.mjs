@@ -26,6 +26,7 @@ test('queue-first: online mutations are stored before they leave and removed on 
 
 // The page stays open in neither case: Chromium re-sends the fetch of a page that is still there to
 // the restarted worker, which is why pages should set their own Idempotency-Key (the README says so).
+// The server holds the request 3 s, so it is still out after the page has gone.
 test('queue-first: a worker killed while the request is out loses nothing; network-first does', async () => {
   for (const [query, kept] of [['?queueFirst=true', true], ['', false]]) {
     const s = await session(query);
@@ -34,8 +35,10 @@ test('queue-first: a worker killed while the request is out loses nothing; netwo
       const title = `killed mid-request ${query}`;
       await startFetch(s, '/api/tasks', json({ title }));
       await new Promise((r) => setTimeout(r, 700)); // the request is out, held by the server
+      // The page goes first, so nobody can send it again (a page still there would have its
+      // fetch re-sent to the restarted worker); the worker's own request is still out when it dies.
+      await s.page.goto('about:blank');
       await s.stopWorker();
-      await s.page.goto('about:blank'); // the page is gone too: nobody will send it again
       await server.faults({});
       const other = await s.context.newPage();
       await other.goto(`${server.base}/index.html${query}`);
