@@ -168,9 +168,9 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
         wasm_bindgen_futures::spawn_local(replay::after_online_answer(worker));
         return answer;
     }
-    worker.in_flight.borrow_mut().insert(id);
+    worker.in_flight.borrow_mut().push(id);
     let sent = net::send(outgoing).await;
-    worker.in_flight.borrow_mut().remove(&id);
+    worker.in_flight.borrow_mut().retain(|&out| out != id);
     match sent {
         Ok(response) => {
             worker.debug(|| format!("sent {} {} → {} (queue-first)", entry.method, entry.url, response.status()));
@@ -264,8 +264,8 @@ async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Optio
     let mut records = worker.records.borrow_mut();
     if let Some(records) = records.as_mut() {
         match pushed.0 {
-            Pushed::Added(id) => drop(records.insert(key, id)),
-            Pushed::Cancelled(_) => drop(records.remove(&key)),
+            Pushed::Added(id) => records.push((key, id)),
+            Pushed::Cancelled(_) => records.retain(|(record, _)| *record != key),
             Pushed::Merged(_) => {}
         }
     }

@@ -10,7 +10,6 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 pub struct Worker {
@@ -28,12 +27,13 @@ pub struct Worker {
     pub held: Cell<bool>,
     /// Headers the page handed over for replays (e.g. `Authorization`); never written to storage.
     pub replay_headers: RefCell<Vec<(String, String)>>,
-    /// Record key → the latest queued entry on it; read from the queue on first need.
-    pub records: RefCell<Option<HashMap<String, u64>>>,
+    /// (record key, queued entry) in queue order, read from the queue on first need. A plain list:
+    /// a hash map's code costs more wasm than the scans it saves.
+    pub records: RefCell<Option<Vec<(String, u64)>>>,
     /// Sends saved by coalescing since this worker started.
     pub coalesced: Cell<u32>,
     /// Queue-first entries whose own request is under way: a replay must not send them too.
-    pub in_flight: RefCell<HashSet<u64>>,
+    pub in_flight: RefCell<Vec<u64>>,
     /// A Background Sync is registered and has not fired yet: no need to ask again per entry.
     pub sync_requested: Cell<bool>,
     pub commits: Rc<GroupCommit>,
@@ -70,7 +70,7 @@ impl Worker {
             replay_headers: RefCell::new(Vec::new()),
             records: RefCell::new(None),
             coalesced: Cell::new(0),
-            in_flight: RefCell::new(HashSet::new()),
+            in_flight: RefCell::new(Vec::new()),
             sync_requested: Cell::new(false),
             commits: Rc::new(GroupCommit::default()),
             batch_refused: Cell::new(false),
@@ -119,11 +119,11 @@ impl Worker {
     /// The latest queued entry on `record`, from the map (read from the queue on first need).
     pub async fn latest_on(&self, queue: &Queue, record: &str) -> Option<u64> {
         if self.records.borrow().is_none() {
-            let known = queue.records().await.unwrap_or_default();
-            // Later entries come later in the list, so each record ends up with its latest.
-            *self.records.borrow_mut() = Some(known.into_iter().collect());
+            *self.records.borrow_mut() = Some(queue.records().await.unwrap_or_default());
         }
-        self.records.borrow().as_ref().and_then(|r| r.get(record).copied())
+        // Later entries come later in the list: the last one on the record is its latest.
+        let records = self.records.borrow();
+        records.as_ref()?.iter().rev().find(|(key, _)| key == record).map(|(_, id)| *id)
     }
 
     /// Tells every page what happened to an entry, followed by the status it leads to.
