@@ -46,13 +46,13 @@ async function replayRenames(query) {
 
 test('with replayConcurrency=4, different records overlap (at most 4) and one record never does', async () => {
   const overlap = await replayRenames('&replayConcurrency=4');
-  assert.ok(overlap.maxInFlight > 1 && overlap.maxInFlight <= 4, JSON.stringify(overlap));
+  assert.ok(overlap.maxPathsInFlight > 1 && overlap.maxInFlight <= 4, JSON.stringify(overlap));
   assert.equal(overlap.maxInFlightOnOnePath, 1, 'never two requests on one record at once');
 });
 
 test('by default the replay sends one request at a time, strictly in queue order', async () => {
   const overlap = await replayRenames('');
-  assert.deepEqual(overlap, { maxInFlight: 1, maxInFlightOnOnePath: 1 });
+  assert.deepEqual(overlap, { maxInFlight: 1, maxInFlightOnOnePath: 1, maxPathsInFlight: 1 });
 });
 
 test('one URL is one lane: creations on /api/tasks never overlap, even with replayConcurrency=4', async () => {
@@ -67,6 +67,6 @@ test('one URL is one lane: creations on /api/tasks never overlap, even with repl
     await server.faults({});
     const applied = [...(await server.tasks())].sort((a, b) => a.seq - b.seq).map((t) => t.title);
     assert.deepEqual(applied, Array.from({ length: 8 }, (_, i) => `new ${i}`));
-    assert.deepEqual(await server.overlap(), { maxInFlight: 1, maxInFlightOnOnePath: 1 });
+    assert.deepEqual(await server.overlap(), { maxInFlight: 1, maxInFlightOnOnePath: 1, maxPathsInFlight: 1 });
   } finally { await s.close(); }
 });

@@ -94,12 +94,15 @@ struct Journal {
     entries: Vec<LogEntry>,
 }
 
-/// How many mutations were being handled at once, at most: in all, and on one path.
+/// How many mutations were being handled at once, at most: in all, on one path, and how many
+/// paths. (A browser's own resend of a request whose connection broke can overlap the original on
+/// its path, so only the count of paths says for sure that a client sent two requests at once.)
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Overlap {
     pub max_in_flight: u32,
     pub max_in_flight_on_one_path: u32,
+    pub max_paths_in_flight: u32,
     #[serde(skip)]
     in_flight: BTreeMap<String, u32>,
 }
@@ -168,6 +171,7 @@ impl TestHooks {
         let total = overlap.in_flight.values().sum();
         overlap.max_in_flight = overlap.max_in_flight.max(total);
         overlap.max_in_flight_on_one_path = overlap.max_in_flight_on_one_path.max(on_path);
+        overlap.max_paths_in_flight = overlap.max_paths_in_flight.max(overlap.in_flight.len() as u32);
         InFlight { hooks: self, path: path.to_owned() }
     }
 
@@ -211,6 +215,7 @@ impl TestHooks {
         let mut overlap = lock(&self.overlap);
         overlap.max_in_flight = 0;
         overlap.max_in_flight_on_one_path = 0;
+        overlap.max_paths_in_flight = 0;
     }
 }
 
