@@ -42,7 +42,7 @@ pub fn start(options: JsValue) {
             js::error(&format!("offline-sync: the queue could not be opened: {e}"));
             return;
         }
-        replay::after_online_answer(worker).await;
+        replay::after_online_answer(worker);
     });
 }
 

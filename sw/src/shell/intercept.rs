@@ -65,7 +65,7 @@ async fn network_first(
         Ok(response) => {
             worker.debug(|| format!("sent {} {} → {}", request.method(), request.url(), response.status()));
             // Off the answer's path: the page gets its response without waiting for the queue.
-            wasm_bindgen_futures::spawn_local(replay::after_online_answer(worker));
+            replay::after_online_answer(worker);
             return Ok(response);
         }
         Err(_) if request.signal().aborted() => return Err(request.signal().reason()),
@@ -165,7 +165,7 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
         // Earlier entries wait: this one goes in its turn (or when the network is back).
         let pending = queue.count().await.unwrap_or(1);
         let answer = announce_queued(&worker, &entry, id, pending).await;
-        wasm_bindgen_futures::spawn_local(replay::after_online_answer(worker));
+        replay::after_online_answer(worker);
         return answer;
     }
     worker.in_flight.borrow_mut().push(id);
@@ -177,7 +177,7 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
             if let Err(e) = queue.remove(id).await {
                 js::warn(&format!("offline-sync: a delivered entry stays queued and will be resent under its key: {e}"));
             }
-            wasm_bindgen_futures::spawn_local(replay::after_online_answer(worker));
+            replay::after_online_answer(worker);
             Ok(response)
         }
         Err(e) => {

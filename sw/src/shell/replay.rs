@@ -369,15 +369,20 @@ pub async fn request_background_sync(worker: &Worker) {
     }
 }
 
-/// A mutation just reached the server, so the network is back: deliver what was waiting. The
-/// queue is read only when something may have been added since it was last seen empty, so a
-/// stream of online mutations costs no storage work.
-pub async fn after_online_answer(worker: Rc<Worker>) {
-    let waiting = match worker.queue().await {
-        Ok(queue) if queue.may_hold_entries() => queue.waiting().await.unwrap_or_default(),
-        _ => 0,
-    };
-    if waiting > 0 {
-        run_to_end(&worker).await;
+/// A mutation just reached the server, so the network is back: deliver what was waiting, off the
+/// answer's path. The queue is read only when something may have been added since it was last seen
+/// empty, so a stream of online mutations costs no storage work, nor even a task.
+pub fn after_online_answer(worker: Rc<Worker>) {
+    if worker.open_queue().is_some_and(|queue| !queue.may_hold_entries()) {
+        return;
     }
+    wasm_bindgen_futures::spawn_local(async move {
+        let waiting = match worker.queue().await {
+            Ok(queue) if queue.may_hold_entries() => queue.waiting().await.unwrap_or_default(),
+            _ => 0,
+        };
+        if waiting > 0 {
+            run_to_end(&worker).await;
+        }
+    });
 }

@@ -92,12 +92,17 @@ impl Worker {
 
     /// The queue, opened on first use and kept open until another context asks it to close.
     pub async fn queue(&self) -> Result<Rc<Queue>, Error> {
-        if let Some(queue) = self.queue.borrow().clone().filter(|q| !q.is_closed()) {
+        if let Some(queue) = self.open_queue() {
             return Ok(queue);
         }
         let queue = Rc::new(Queue::open(DB_NAME).await?);
         *self.queue.borrow_mut() = Some(queue.clone());
         Ok(queue)
+    }
+
+    /// The queue if it is open now (no waiting for IndexedDB).
+    pub fn open_queue(&self) -> Option<Rc<Queue>> {
+        self.queue.borrow().clone().filter(|q| !q.is_closed())
     }
 
     pub async fn status(&self) -> Status {
