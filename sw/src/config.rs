@@ -183,22 +183,8 @@ impl Config {
                 Ok(_) => Err("must be one path".into()),
                 Err(e) => Err(e),
             },
-            "replayConcurrency" => match parse_count(&raw, 1) {
-                Ok(n) if n <= 16 => {
-                    self.replay_concurrency = n as u32;
-                    Ok(())
-                }
-                Ok(_) => Err("must be at most 16".into()),
-                Err(e) => Err(e),
-            },
-            "batchSize" => match parse_count(&raw, 1) {
-                Ok(n) if n <= 500 => {
-                    self.batch_size = n as u32;
-                    Ok(())
-                }
-                Ok(_) => Err("must be at most 500".into()),
-                Err(e) => Err(e),
-            },
+            "replayConcurrency" => parse_small_count(&raw, 16).map(|n| self.replay_concurrency = n),
+            "batchSize" => parse_small_count(&raw, 500).map(|n| self.batch_size = n),
             // `true` follows the prefixes (applied once all options are read), `false` turns it off.
             "coalesce" => match parse_bool(&raw) {
                 Ok(on) => {
@@ -299,6 +285,14 @@ fn parse_count(raw: &Raw<'_>, min: u64) -> Result<u64, String> {
     match number(raw, 1) {
         Some((n, true)) if n >= 0 && n as u64 >= min => Ok(n as u64),
         _ => Err(format!("must be a whole number of at least {min}")),
+    }
+}
+
+/// A whole number from 1 to `max`.
+fn parse_small_count(raw: &Raw<'_>, max: u32) -> Result<u32, String> {
+    match parse_count(raw, 1)? {
+        n if n <= u64::from(max) => Ok(n as u32),
+        _ => Err(format!("must be at most {max}")),
     }
 }
 
