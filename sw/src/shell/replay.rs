@@ -359,13 +359,15 @@ pub async fn request_background_sync(worker: &Worker) {
     let sync = js::get(&js::scope().registration(), "sync");
     let register = js::get(&sync, "register");
     let Some(register) = register.dyn_ref::<Function>() else { return };
+    // Marked before the browser answers, so that the mutations of a burst ask once between them.
+    worker.sync_requested.set(true);
     let registered = match register.call1(&sync, &JsValue::from_str(&worker.config.sync_tag)) {
         Ok(promise) => JsFuture::from(Promise::resolve(&promise)).await.map(drop),
         Err(e) => Err(e),
     };
-    match registered {
-        Ok(()) => worker.sync_requested.set(true),
-        Err(e) => js::warn(&format!("offline-sync: Background Sync registration failed: {}", js::describe(&e))),
+    if let Err(e) = registered {
+        worker.sync_requested.set(false);
+        js::warn(&format!("offline-sync: Background Sync registration failed: {}", js::describe(&e)));
     }
 }
 
