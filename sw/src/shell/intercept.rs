@@ -264,7 +264,11 @@ async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Optio
     let mut records = worker.records.borrow_mut();
     if let Some(records) = records.as_mut() {
         match pushed.0 {
-            Pushed::Added(id) => records.push((key, id)),
+            Pushed::Added(id) => {
+                // One pair per record, as in a map: the list stays as long as the records waiting.
+                records.retain(|(record, _)| *record != key);
+                records.push((key, id));
+            }
             Pushed::Cancelled(_) => records.retain(|(record, _)| *record != key),
             Pushed::Merged(_) => {}
         }
