@@ -2,7 +2,7 @@
 
 use crate::dead_letter::DeadLetterView;
 use crate::entry::Entry;
-use crate::json::{self, Ms, Obj, Value};
+use crate::json::{self, Ms, Obj, Value, Write};
 
 /// How much of a replayed answer's body a page is shown (enough to adopt a server-assigned id).
 pub const REPLAY_BODY_LIMIT: usize = 16 * 1024;
@@ -109,6 +109,10 @@ impl Event {
     }
 
     pub fn to_json(&self) -> String {
+        /// The members that open every event about one entry.
+        fn about<'o>(o: Obj<'o>, kind: &str, id: &(impl Write + ?Sized), method: &(impl Write + ?Sized), url: &(impl Write + ?Sized)) -> Obj<'o> {
+            o.field("type", kind).field("id", id).field("method", method).field("url", url)
+        }
         json::object(|o| match self {
             Event::Status(s) => o
                 .field("type", "offline-sync:status")
@@ -119,39 +123,19 @@ impl Event {
                 .field("deadLetters", &s.dead_letters)
                 .field("authRequired", &s.auth_required)
                 .field("coalesced", &s.coalesced),
-            Event::Queued { id, method, url, pending } => o
-                .field("type", "offline-sync:queued")
-                .field("id", id)
-                .field("method", method)
-                .field("url", url)
+            Event::Queued { id, method, url, pending } => about(o, "offline-sync:queued", id, method, url)
                 .field("pending", pending),
-            Event::Replayed { id, method, url, status, body, body_truncated } => o
-                .field("type", "offline-sync:replayed")
-                .field("id", id)
-                .field("method", method)
-                .field("url", url)
+            Event::Replayed { id, method, url, status, body, body_truncated } => about(o, "offline-sync:replayed", id, method, url)
                 .field("status", status)
                 .field("body", body)
                 .field("bodyTruncated", body_truncated),
-            Event::Expired { id, method, url, queued_at } => o
-                .field("type", "offline-sync:expired")
-                .field("id", id)
-                .field("method", method)
-                .field("url", url)
+            Event::Expired { id, method, url, queued_at } => about(o, "offline-sync:expired", id, method, url)
                 .field("queuedAt", &Ms(*queued_at)),
-            Event::Failed { id, method, url, status, error, attempts } => o
-                .field("type", "offline-sync:failed")
-                .field("id", id)
-                .field("method", method)
-                .field("url", url)
+            Event::Failed { id, method, url, status, error, attempts } => about(o, "offline-sync:failed", id, method, url)
                 .field("status", status)
                 .field("error", error)
                 .field("attempts", attempts),
-            Event::DeadLettered { id, method, url, status, reason } => o
-                .field("type", "offline-sync:dead-lettered")
-                .field("id", id)
-                .field("method", method)
-                .field("url", url)
+            Event::DeadLettered { id, method, url, status, reason } => about(o, "offline-sync:dead-lettered", id, method, url)
                 .field("status", status)
                 .field("reason", reason),
             Event::Coalesced { into, method, url, cancelled, pending } => o
@@ -161,11 +145,7 @@ impl Event {
                 .field("url", url)
                 .field("cancelled", cancelled)
                 .field("pending", pending),
-            Event::AuthRequired { id, method, url, status } => o
-                .field("type", "offline-sync:auth-required")
-                .field("id", id)
-                .field("method", method)
-                .field("url", url)
+            Event::AuthRequired { id, method, url, status } => about(o, "offline-sync:auth-required", id, method, url)
                 .field("status", status),
             Event::Pending { entries } => o.field("type", "offline-sync:pending").field("entries", entries),
             Event::DeadLetters { entries } => o.field("type", "offline-sync:dead-letters").field("entries", entries),
