@@ -60,7 +60,8 @@ async fn network_first(
     key: String,
 ) -> Result<Response, JsValue> {
     // With no network at all (`navigator.onLine` false) there is nothing to try: queue at once.
-    let sent = if js::online() { net::send(outgoing).await } else { Err(Error::Network("offline".into())) };
+    let online = js::online();
+    let sent = if online { net::send(outgoing).await } else { Err(Error::Network("offline".into())) };
     let reason = match sent {
         Ok(response) => {
             worker.debug(|| format!("sent {} {} → {}", request.method(), request.url(), response.status()));
@@ -90,9 +91,9 @@ async fn network_first(
         return Ok(net::json_response(413, &protocol::error_answer(&message))?);
     }
     let entry = Entry {
-        // Offline, the request never left; otherwise it may have reached the server and only its
+        // Not tried, the request never left; otherwise it may have reached the server and only its
         // answer been lost, so it counts as sent (and nothing merges into it).
-        attempts: u32::from(js::online()),
+        attempts: u32::from(online),
         last_error: Some(format!("network error: {reason}")),
         ..entry
     };
