@@ -15,6 +15,15 @@ if (self.__offlineSyncStarted) {
   } catch (error) {
     // A worker that cannot run offline-sync must still let the app reach the network.
     console.error('offline-sync: could not start; requests go to the network unprotected.', error);
+    // A page that asks (status, replay, …) hears why at once, instead of waiting out its timeout.
+    const why = `could not start in this worker (${error})`;
+    self.addEventListener('message', (event) => {
+      const port = event.ports && event.ports[0];
+      const type = event.data && event.data.type;
+      if (port && typeof type === 'string' && type.startsWith('offline-sync:')) {
+        port.postMessage({ type: 'offline-sync:error', message: why });
+      }
+    });
   }
   if (rust) {
     // For an app's own worker code: `offlineSyncWorker.handle(request)` protects a mutation it

@@ -55,9 +55,15 @@ test("with 'wasm-unsafe-eval' the worker starts, queues offline and replays", as
 
 test("without 'wasm-unsafe-eval' the worker says it could not start, and the app still reaches the network", async () => {
   await withSession(WITHOUT_WASM, async (s) => {
-    const said = await until('the documented console error', () =>
-      s.workerConsole.find((m) => m.type === 'error' && m.text.startsWith(COULD_NOT_START)));
-    assert.match(said.text, /WebAssembly|wasm/i, `the cause is named: ${said.text}`);
+    // The page hears it from the worker: Playwright does not always capture a worker's console, so
+    // the console line is checked only when it was captured.
+    const refused = await s.page.evaluate(() => window.offlineSync.status().then(
+      () => 'answered as if it ran',
+      (e) => e.message,
+    ));
+    assert.match(refused, /^offline-sync: could not start in this worker \(.*(WebAssembly|wasm)/i, refused);
+    const replay = await s.page.evaluate(() => window.offlineSync.replay().then(() => 'replayed', (e) => e.message));
+    assert.equal(replay, refused, 'every question gets the same answer');
     // The worker is there and in control (sw.js's own install/activate ran), but it protects nothing.
     assert.match(await s.page.evaluate(() => navigator.serviceWorker.controller?.scriptURL), /\/sw\.js$/);
     const online = await s.fetch('/api/tasks', json({ id: 'unprotected', title: 'straight to the server' }));
@@ -69,6 +75,8 @@ test("without 'wasm-unsafe-eval' the worker says it could not start, and the app
     const offline = await s.page.evaluate(() => fetch('/api/tasks', { method: 'POST', body: '{}' }).then((r) => r.status, (e) => e.name));
     assert.equal(offline, 'TypeError', 'offline, nothing answers for the worker: the fetch fails as without it');
     await s.context.setOffline(false);
-    assert.equal(s.workerConsole.filter((m) => m.text.startsWith(COULD_NOT_START)).length, 1, 'said once');
+    const said = s.workerConsole.filter((m) => m.text.startsWith(COULD_NOT_START));
+    assert.ok(said.length <= 1, `said at most once: ${JSON.stringify(said)}`);
+    for (const m of said) assert.match(m.text, /WebAssembly|wasm/i, `the cause is named: ${m.text}`);
   });
 });
