@@ -71,22 +71,23 @@ build() {
   shim/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/offline_sync_bg.wasm" -o "$out/offline_sync.opt.wasm"
+  node shim/short-names.mjs "$out/offline_sync.opt.wasm" "$out/offline_sync.js" "$out/offline_sync.short.wasm" "$out/glue.js"
   # The glue and the loader, minified (names and all), with the module spliced in as a string.
   {
     printf '(function () {\n'
-    cat "$out/offline_sync.js" shim/loader.js
+    cat "$out/glue.js" shim/loader.js
     printf '})();\n'
   } > "$out/engine.js"
   shim/node_modules/.bin/esbuild "$out/engine.js" --minify --charset=utf8 --log-level=warning \
     --outfile="$out/engine.min.js"
-  node shim/inline-bytes.mjs "$out/offline_sync.opt.wasm" "$out/engine.min.js" > dist/offline-sync.js
+  node shim/inline-bytes.mjs "$out/offline_sync.short.wasm" "$out/engine.min.js" > dist/offline-sync.js
   cp shim/sw.js shim/client.js shim/client.d.ts dist/
   ensure_npm demo-site
   cp shim/dexie.js shim/dexie.d.ts shim/react.js shim/react.d.ts shim/vue.js shim/vue.d.ts dist/
   mkdir -p dist/vendor
   cp demo-site/node_modules/dexie/dist/dexie.mjs demo-site/node_modules/dexie/dist/dexie.mjs.map dist/vendor/
   local raw gz
-  raw=$(stat -c %s "$out/offline_sync.opt.wasm")
+  raw=$(stat -c %s "$out/offline_sync.short.wasm")
   gz=$(cat dist/sw.js dist/offline-sync.js | gzip -9 | wc -c)
   say "dist/ built: wasm $raw bytes after wasm-opt; everything the worker loads (sw.js + offline-sync.js) is $gz bytes gzipped"
   pack_npm
