@@ -16,3 +16,7 @@ pub mod protocol;
 
 #[cfg(target_arch = "wasm32")]
 pub mod shell;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
