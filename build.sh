@@ -136,7 +136,7 @@ test_all() {
   say "tests inside a service worker (headless Firefox ESR)"
   (cd tests/wasm && GECKODRIVER=$(command -v geckodriver) cargo test --target "$WASM_TARGET")
   ensure_npm tests/shim
-  say "page-side adapter and bindings (vitest, in Node: Dexie over fake-indexeddb, React, Vue)"
+  say "page-side adapter and bindings, and the name-shortening build step (vitest, in Node: Dexie over fake-indexeddb, React, Vue)"
   (cd tests/shim && node_modules/.bin/vitest run)
   say "end-to-end tests (headless Chromium)"
   node --test --test-concurrency=1 --test-timeout=300000 tests/e2e/
