@@ -2,6 +2,7 @@
 //! batch, and the wire format. The server applies the items in order and stops after the first
 //! answer that is not 2xx, so a batch keeps the queue's order exactly as one-by-one sends do.
 
+use crate::prelude::*;
 use crate::entry::{header, headers, Entry};
 use crate::json::{self, BadField, Obj, Value};
 
@@ -34,7 +35,7 @@ impl Answer {
 /// The body as text, when the entry can travel in a batch (same origin, no body or UTF-8 text).
 pub fn text_body<'b>(entry: &Entry, origin: &str, body: &'b [u8]) -> Option<&'b str> {
     entry.url.strip_prefix(origin).filter(|path| path.starts_with('/'))?;
-    std::str::from_utf8(body).ok()
+    core::str::from_utf8(body).ok()
 }
 
 /// One request in a batch: the path rather than the whole URL, and `null` for no body.
@@ -70,7 +71,7 @@ pub fn encode(items: &[(&Entry, &str)], origin: &str) -> String {
 
 /// The answers, one per item attempted (fewer than sent when one was refused).
 pub fn decode(text: &str, sent: usize) -> Result<Vec<Answer>, String> {
-    let unreadable = |e: &dyn std::fmt::Display| format!("unreadable batch answer: {e}");
+    let unreadable = |e: &dyn core::fmt::Display| format!("unreadable batch answer: {e}");
     let response = json::parse(text).map_err(|e| unreadable(&e))?;
     let results = response.field("results", Value::as_array).map_err(|e| unreadable(&e))?;
     let answers = results.iter().map(Answer::from_value).collect::<Result<Vec<_>, _>>().map_err(|e| unreadable(&e))?;

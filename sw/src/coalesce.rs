@@ -4,6 +4,7 @@
 //! the delete. Anything else is left alone. Merged bodies keep the waiting body's member order,
 //! new members after it.
 
+use crate::prelude::*;
 use crate::json::{self, Value};
 
 /// The record an operation is about: `/api/{collection}/{id}`, or a POST to `/api/{collection}`
@@ -82,7 +83,7 @@ pub fn merge(waiting: &Op, new: &Op) -> Merge {
 
 /// A body as JSON, when it is.
 fn parse(body: &[u8]) -> Option<Value> {
-    json::parse(std::str::from_utf8(body).ok()?).ok()
+    json::parse(core::str::from_utf8(body).ok()?).ok()
 }
 
 /// RFC 7396: applies a merge patch to a document.
@@ -97,7 +98,7 @@ pub fn apply_patch(target: Value, patch: &Value) -> Value {
             target.retain(|(k, _)| k != key);
         } else {
             let slot = member(&mut target, key);
-            *slot = apply_patch(std::mem::replace(slot, Value::Null), value);
+            *slot = apply_patch(core::mem::replace(slot, Value::Null), value);
         }
     }
     Value::Object(target)
@@ -109,7 +110,7 @@ pub fn compose_patches(first: Value, second: &Value) -> Value {
         (Value::Object(mut first), Value::Object(second)) => {
             for (key, value) in second {
                 let slot = member(&mut first, key);
-                *slot = match (std::mem::replace(slot, Value::Null), value) {
+                *slot = match (core::mem::replace(slot, Value::Null), value) {
                     (inner @ Value::Object(_), Value::Object(_)) => compose_patches(inner, value),
                     _ => value.clone(),
                 };

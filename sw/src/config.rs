@@ -2,8 +2,9 @@
 //!
 //! A bad value never stops the worker: it is reported (naming the option) and the default is kept.
 
+use crate::prelude::*;
 use crate::json::{self, Value};
-use std::fmt;
+use core::fmt;
 
 const KNOWN: [&str; 14] = [
     "prefix",

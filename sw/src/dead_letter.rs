@@ -1,5 +1,6 @@
 //! Entries the worker gave up on, kept until the page decides: retry or discard.
 
+use crate::prelude::*;
 use crate::entry::Entry;
 use crate::json::{self, BadField, Ms, Obj, Value};
 

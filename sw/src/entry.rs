@@ -1,5 +1,6 @@
 //! A queued mutation as plain data: what is stored beside its body bytes, and when it expires.
 
+use crate::prelude::*;
 use crate::json::{self, BadField, Ms, Obj, Value};
 
 /// Everything needed to send the request again, except the body, which the shell keeps as bytes.
@@ -38,7 +39,7 @@ pub struct RecordError(pub String);
 impl Entry {
     /// Reads a stored record (as JSON), refusing one that could not be replayed faithfully.
     pub fn from_json(text: &str) -> Result<Entry, RecordError> {
-        let unreadable = |e: &dyn std::fmt::Display| RecordError(format!("unreadable queue record: {e}"));
+        let unreadable = |e: &dyn core::fmt::Display| RecordError(format!("unreadable queue record: {e}"));
         let value = json::parse(text).map_err(|e| unreadable(&e))?;
         let entry = Entry::from_value(&value).map_err(|e| unreadable(&e))?;
         if entry.method.is_empty() || entry.url.is_empty() {

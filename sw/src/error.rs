@@ -1,7 +1,8 @@
 //! Everything that can go wrong in the worker, as values.
 
+use crate::prelude::*;
 use crate::entry::RecordError;
-use std::fmt;
+use core::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Error {
@@ -29,4 +30,4 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}

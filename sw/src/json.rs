@@ -3,7 +3,8 @@
 //! were a quarter of the wasm; here numbers keep their source text, so they round-trip exactly,
 //! and are only ever read as integers.
 
-use std::fmt;
+use crate::prelude::*;
+use core::fmt;
 
 /// Deeper documents are refused rather than risk the worker's stack.
 pub const MAX_DEPTH: usize = 128;
@@ -504,7 +505,12 @@ pub struct Ms(pub f64);
 
 impl Write for Ms {
     fn write_json(&self, out: &mut String) {
-        out.push_str(&(self.0.round() as i64).to_string());
+        // Rounded half away from zero, as `f64::round` would (it needs `std`).
+        let whole = (self.0.abs() + 0.5) as u64;
+        if self.0 < 0.0 && whole > 0 {
+            out.push('-');
+        }
+        out.push_str(&whole.to_string());
     }
 }
 

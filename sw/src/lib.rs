@@ -2,6 +2,13 @@
 //!
 //! The decisions (`batch`, `coalesce`, `config`, `dead_letter`, `entry`, `error`, `json`, `lanes`, `outcome`, `protocol`) are plain Rust, tested natively.
 //! `shell` is the thin part that touches the browser; it only exists in the wasm build.
+//!
+//! The worker is built without `std`: its panic machinery cost more wasm than it gave (see
+//! `panic` below for what a panic reports instead). The feature `std` links it back for the
+//! in-worker test suites, whose harness needs it; native builds always have it.
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
+
+extern crate alloc;
 
 pub mod batch;
 pub mod coalesce;
@@ -14,9 +21,30 @@ pub mod lanes;
 pub mod outcome;
 pub mod protocol;
 
+/// What `std`'s prelude would bring, for the modules of a crate that is built without it.
+#[allow(unused_imports)] // `Box` is only used by the shell, which native builds leave out.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::boxed::Box;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec::Vec;
+    pub use alloc::{format, vec};
+}
+
 #[cfg(target_arch = "wasm32")]
 pub mod shell;
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
+
+/// Without `std`, a panic is reported here: where it happened, on the console; then the worker
+/// traps, as `std` does with `panic = "abort"`. The message is left out: it would need the
+/// formatting that `std`'s panic hook brought.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let at = info.location().map(|at| (at.file(), at.line(), at.column()));
+    shell::panicked(at);
+    core::arch::wasm32::unreachable()
+}

@@ -1,5 +1,6 @@
 //! What a replay does with an entry after one attempt: the retry classes, back-off and dead letters.
 
+use crate::prelude::*;
 use crate::entry::Entry;
 
 /// The result of sending a queued request once.
@@ -48,7 +49,7 @@ impl Backoff {
 
     /// The wait before attempt `failures + 1`; `random` is uniform in [0, 1).
     pub fn delay(&self, failures: u32, random: f64) -> f64 {
-        let ceiling = (self.base_ms * 2f64.powi(failures.min(30) as i32)).min(self.cap_ms);
+        let ceiling = (self.base_ms * (1u64 << failures.min(30)) as f64).min(self.cap_ms);
         ceiling * random.clamp(0.0, 1.0)
     }
 }

@@ -1,5 +1,6 @@
 //! What the worker and its pages say to each other: status, per-entry events, requests, answers.
 
+use crate::prelude::*;
 use crate::dead_letter::DeadLetterView;
 use crate::entry::Entry;
 use crate::json::{self, Ms, Obj, Value, Write};

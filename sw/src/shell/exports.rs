@@ -1,16 +1,19 @@
 //! What the JavaScript loader calls: one function per service-worker event.
 
+use crate::prelude::*;
 use super::worker::Worker;
 use super::{clients, intercept, js, replay};
 use crate::config::{Config, MUTATING_METHODS};
 use crate::json::{self, Value};
 use crate::protocol::{parse_request, Event, PendingEntry, Request as PageRequest};
-use std::rc::Rc;
+use alloc::rc::Rc;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::{ExtendableMessageEvent, Request};
 
+/// With `std` linked (the in-worker test suites), its hook reports panics.
+#[cfg(feature = "std")]
 #[wasm_bindgen(start)]
 fn on_load() {
     console_error_panic_hook::set_once();

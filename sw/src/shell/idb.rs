@@ -5,9 +5,10 @@
 //! a transaction's later steps must follow from its requests' results, with no other await between.
 
 use super::js;
+use crate::prelude::*;
 use crate::error::Error;
 use js_sys::{Array, Promise};
-use std::future::Future;
+use core::future::Future;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};

@@ -1,5 +1,6 @@
 //! One intercepted mutation: send it with an Idempotency-Key, or keep it and answer 202.
 
+use crate::prelude::*;
 use super::queue::{Pushed, Queue, Stored};
 use super::worker::Worker;
 use super::{js, net, replay};
@@ -8,7 +9,7 @@ use crate::entry::{headers_to_store, Entry};
 use crate::error::Error;
 use crate::protocol::{self, Event};
 use js_sys::ArrayBuffer;
-use std::rc::Rc;
+use alloc::rc::Rc;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response};

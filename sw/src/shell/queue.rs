@@ -4,6 +4,7 @@
 //! 1. store `queue`, key path `id`, auto-increment.
 //! 2. adds store `dead` (key path `id`): entries given up on, under their queue id.
 
+use crate::prelude::*;
 use super::idb::{self, storage, Tx};
 use super::js;
 use crate::coalesce::Merge;
@@ -11,8 +12,8 @@ use crate::dead_letter::DeadLetter;
 use crate::entry::{header, is_text, Entry, RecordError};
 use crate::error::Error;
 use js_sys::{Array, ArrayBuffer};
-use std::cell::Cell;
-use std::rc::Rc;
+use core::cell::Cell;
+use alloc::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbKeyRange, IdbObjectStore, IdbObjectStoreParameters, IdbRequest};
