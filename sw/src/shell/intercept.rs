@@ -15,9 +15,6 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response};
 
 pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, JsValue> {
-    // A copy keeps the body for the queue: it is read only if the network fails (or, queue-first,
-    // before sending), so a request that goes through costs no more than a clone.
-    let copy = request.clone()?;
     let headers = Headers::new_with_headers(&request.headers())?;
     let key = match headers.get("idempotency-key")? {
         Some(key) => key,
@@ -28,6 +25,8 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
         }
     };
     if worker.config.queue_first {
+        // A copy keeps the page's request whole, to send as it is if its body cannot be read.
+        let copy = request.clone()?;
         let Some(body) = read_body(&copy).await else { return Ok(net::send(&request).await?) };
         let entry = entry_for(&worker, &request, &headers, key);
         let credentials = entry.credentials.clone();
@@ -35,13 +34,22 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
         if fits(&worker, body.as_ref()) {
             return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
         }
-        return network_first(worker, &request, &outgoing, Body::Read(body), &headers, entry.idempotency_key).await;
+        let outgoing = js::online().then_some(&outgoing);
+        return network_first(worker, &request, outgoing, Body::Read(body), &headers, entry.idempotency_key).await;
     }
+    // With no network at all (`navigator.onLine` false) there is nothing to try, so nothing to
+    // copy or build: the mutation is queued at once, its body read from the page's own request.
+    if !js::online() {
+        return network_first(worker, &request, None, Body::Unread(&request), &headers, key).await;
+    }
+    // A copy keeps the body for the queue: it is read only if the network fails, so a request
+    // that goes through costs no more than a clone.
+    let copy = request.clone()?;
     // The page's own request, with the key added: same body, mode, credentials and signal.
     let init = RequestInit::new();
     init.set_headers(&headers);
     let outgoing = Request::new_with_request_and_init(&request, &init)?;
-    network_first(worker, &request, &outgoing, Body::Unread(&copy), &headers, key).await
+    network_first(worker, &request, Some(&outgoing), Body::Unread(&copy), &headers, key).await
 }
 
 /// A mutation's body: still in the page's request (read only if it must be queued), or read.
@@ -50,19 +58,21 @@ enum Body<'a> {
     Read(Option<ArrayBuffer>),
 }
 
-/// Sends; on a network failure queues the mutation (reading its body, and making its entry, only
-/// then).
+/// Sends `outgoing`; on a network failure, or with none to send (offline), queues the mutation
+/// (reading its body, and making its entry, only then).
 async fn network_first(
     worker: Rc<Worker>,
     request: &Request,
-    outgoing: &Request,
+    outgoing: Option<&Request>,
     body: Body<'_>,
     headers: &Headers,
     key: String,
 ) -> Result<Response, JsValue> {
-    // With no network at all (`navigator.onLine` false) there is nothing to try: queue at once.
-    let online = js::online();
-    let sent = if online { net::send(outgoing).await } else { Err(Error::Network("offline".into())) };
+    let online = outgoing.is_some();
+    let sent = match outgoing {
+        Some(outgoing) => net::send(outgoing).await,
+        None => Err(Error::Network("offline".into())),
+    };
     let reason = match sent {
         Ok(response) => {
             worker.debug(|| format!("sent {} {} → {}", request.method(), request.url(), response.status()));
