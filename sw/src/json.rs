@@ -789,6 +789,8 @@ mod tests {
         Ms(1_764_061_234_567.891).write_json(&mut written);
         Ms(-2.5).write_json(&mut written);
         assert_eq!(written, "1764061234568-3");
+        assert_eq!(to_string(&Ms(-0.4)), "0", "no negative zero");
+        assert_eq!(to_string(&Ms(0.5)), "1");
     }
 
     #[test]

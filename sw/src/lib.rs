@@ -44,7 +44,14 @@ static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    let at = info.location().map(|at| (at.file(), at.line(), at.column()));
-    shell::panicked(at);
+    use core::sync::atomic::{AtomicBool, Ordering};
+    // A panic while reporting one (out of memory, say) traps at once instead of recursing; the
+    // panics after such a one go unreported.
+    static REPORTING: AtomicBool = AtomicBool::new(false);
+    if !REPORTING.swap(true, Ordering::Relaxed) {
+        let at = info.location().map(|at| (at.file(), at.line(), at.column()));
+        shell::panicked(at);
+        REPORTING.store(false, Ordering::Relaxed);
+    }
     core::arch::wasm32::unreachable()
 }
