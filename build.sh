@@ -63,11 +63,21 @@ build() {
   ensure_rust_wasm
   ensure_npm shim
   say "building the worker (release, wasm)"
-  cargo build -p offline-sync --release --target "$WASM_TARGET"
+  # Panic locations name their source files: with the builder's own paths mapped away, the module
+  # is the same wherever it is built (and a little smaller).
+  local sysroot commit
+  sysroot=$(rustc --print sysroot)
+  commit=$(rustc -vV | sed -n 's/^commit-hash: //p')
+  RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src/= --remap-path-prefix=$sysroot/lib/rustlib/src/rust/=/rustc/$commit/" \
+    cargo build -p offline-sync --release --target "$WASM_TARGET"
   local out=target/wasm-out
   rm -rf "$out" && mkdir -p "$out" dist
   wasm-bindgen --target no-modules --no-typescript --out-dir "$out" \
     "target/$WASM_TARGET/release/offline_sync.wasm"
+  if grep -qaF -e "${CARGO_HOME:-$HOME/.cargo}/" -e "$sysroot/" "$out/offline_sync_bg.wasm"; then
+    echo "build: the wasm still names paths of this machine (see --remap-path-prefix above)" >&2
+    exit 1
+  fi
   shim/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/offline_sync_bg.wasm" -o "$out/offline_sync.opt.wasm"
