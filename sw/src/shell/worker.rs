@@ -94,9 +94,9 @@ impl Worker {
 
     /// The worker `start()` made, or one with default options if the loader never called it.
     pub fn current() -> Rc<Worker> {
-        WORKER.0.borrow().clone().unwrap_or_else(|| {
-            Worker::install(Config::default(), js::scope().location().origin())
-        })
+        // Read in a statement of its own: the borrow must end before `install` writes the slot.
+        let installed = WORKER.0.borrow().clone();
+        installed.unwrap_or_else(|| Worker::install(Config::default(), js::scope().location().origin()))
     }
 
     /// The queue, opened on first use and kept open until another context asks it to close.
