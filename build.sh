@@ -65,16 +65,16 @@ build() {
   say "building the worker (release, wasm)"
   # Panic locations name their source files: with the builder's own paths mapped away, the module
   # is the same wherever it is built (and a little smaller).
-  local sysroot commit
+  local cargo_home=${CARGO_HOME:-$HOME/.cargo} sysroot commit
   sysroot=$(rustc --print sysroot)
   commit=$(rustc -vV | sed -n 's/^commit-hash: //p')
-  RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src/= --remap-path-prefix=$sysroot/lib/rustlib/src/rust/=/rustc/$commit/" \
+  RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$cargo_home/registry/src/= --remap-path-prefix=$sysroot/lib/rustlib/src/rust/=/rustc/$commit/" \
     cargo build -p offline-sync --release --target "$WASM_TARGET"
   local out=target/wasm-out
   rm -rf "$out" && mkdir -p "$out" dist
   wasm-bindgen --target no-modules --no-typescript --out-dir "$out" \
     "target/$WASM_TARGET/release/offline_sync.wasm"
-  if grep -qaF -e "${CARGO_HOME:-$HOME/.cargo}/" -e "$sysroot/" "$out/offline_sync_bg.wasm"; then
+  if grep -qaF -e "$cargo_home/" -e "$sysroot/" "$out/offline_sync_bg.wasm"; then
     echo "build: the wasm still names paths of this machine (see --remap-path-prefix above)" >&2
     exit 1
   fi
