@@ -255,7 +255,7 @@ mod tests {
         assert_eq!(retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", at + 5_000.0), Some(0.0), "a past date: now");
         assert_eq!(http_date_ms("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0.0));
         assert_eq!(http_date_ms("Tue, 29 Feb 2000 12:00:00 GMT"), Some(951_825_600_000.0));
-        for bad in ["-1", "1.5", "tomorrow", "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT", ""] {
+        for bad in ["-1", "1.5", "tomorrow", "Sun, 06 Nov 1994 08:49:37 PST", "Sun,06 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT", ""] {
             assert_eq!(retry_after_ms(bad, 0.0), None, "{bad}");
         }
     }
