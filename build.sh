@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
 WASM_TARGET=wasm32-unknown-unknown
+# Everything the worker loads, gzipped, at most (140 KB).
+SIZE_BUDGET=140000
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -81,25 +83,28 @@ build() {
   shim/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/offline_sync_bg.wasm" -o "$out/offline_sync.opt.wasm"
-  node shim/short-names.mjs "$out/offline_sync.opt.wasm" "$out/offline_sync.js" "$out/offline_sync.short.wasm" "$out/glue.js"
   # The glue and the loader, minified (names and all), with the module spliced in as a string.
   {
     printf '(function () {\n'
-    cat "$out/glue.js" shim/loader.js
+    cat "$out/offline_sync.js" shim/loader.js
     printf '})();\n'
   } > "$out/engine.js"
   shim/node_modules/.bin/esbuild "$out/engine.js" --minify --charset=utf8 --log-level=warning \
     --outfile="$out/engine.min.js"
-  node shim/inline-bytes.mjs "$out/offline_sync.short.wasm" "$out/engine.min.js" > dist/offline-sync.js
+  node shim/inline-bytes.mjs "$out/offline_sync.opt.wasm" "$out/engine.min.js" > dist/offline-sync.js
   cp shim/sw.js shim/client.js shim/client.d.ts dist/
   ensure_npm demo-site
   cp shim/dexie.js shim/dexie.d.ts shim/react.js shim/react.d.ts shim/vue.js shim/vue.d.ts dist/
   mkdir -p dist/vendor
   cp demo-site/node_modules/dexie/dist/dexie.mjs demo-site/node_modules/dexie/dist/dexie.mjs.map dist/vendor/
   local raw gz
-  raw=$(stat -c %s "$out/offline_sync.short.wasm")
+  raw=$(stat -c %s "$out/offline_sync.opt.wasm")
   gz=$(cat dist/sw.js dist/offline-sync.js | gzip -9 | wc -c)
-  say "dist/ built: wasm $raw bytes after wasm-opt; everything the worker loads (sw.js + offline-sync.js) is $gz bytes gzipped"
+  say "dist/ built: wasm $raw bytes after wasm-opt; everything the worker loads (sw.js + offline-sync.js) is $gz bytes gzipped, of a budget of $SIZE_BUDGET"
+  if [ "$gz" -gt "$SIZE_BUDGET" ]; then
+    echo "build: the worker is over its size budget ($gz > $SIZE_BUDGET bytes gzipped)" >&2
+    exit 1
+  fi
   pack_npm
 }
 
@@ -146,7 +151,7 @@ test_all() {
   say "tests inside a service worker (headless Firefox ESR)"
   (cd tests/wasm && GECKODRIVER=$(command -v geckodriver) cargo test --target "$WASM_TARGET")
   ensure_npm tests/shim
-  say "page-side adapter and bindings, and the name-shortening build step (vitest, in Node: Dexie over fake-indexeddb, React, Vue)"
+  say "page-side adapter and bindings (vitest, in Node: Dexie over fake-indexeddb, React, Vue)"
   (cd tests/shim && node_modules/.bin/vitest run)
   say "end-to-end tests (headless Chromium)"
   node --test --test-concurrency=1 --test-timeout=300000 tests/e2e/

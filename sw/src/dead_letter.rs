@@ -1,27 +1,29 @@
 //! Entries the worker gave up on, kept until the page decides: retry or discard.
 
-use crate::prelude::*;
 use crate::entry::Entry;
-use crate::json::{self, BadField, Ms, Obj, Value};
+use serde::{Deserialize, Serialize};
 
 /// How much of the refusing answer is kept, enough to see why.
 pub const ANSWER_LIMIT: usize = 4 * 1024;
 
 /// Stored as JSON with camelCase names; `None` fields are written as null.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
     /// The entry's queue id, so a retry puts it back in its original place in line.
     pub id: u64,
     pub reason: String,
     pub status: Option<u16>,
     pub answer: Option<String>,
+    #[serde(with = "crate::millis")]
     pub dead_at: f64,
     /// `None` when the queue record itself could not be read.
     pub entry: Option<Entry>,
 }
 
 /// A dead letter as a page sees it (no headers or body); `None` fields are written as null.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DeadLetterView {
     pub id: u64,
     pub method: Option<String>,
@@ -29,37 +31,20 @@ pub struct DeadLetterView {
     pub status: Option<u16>,
     pub reason: String,
     pub answer: Option<String>,
+    #[serde(with = "crate::millis::option")]
     pub queued_at: Option<f64>,
+    #[serde(with = "crate::millis")]
     pub dead_at: f64,
     pub attempts: u32,
 }
 
 impl DeadLetter {
     pub fn from_json(text: &str) -> Option<DeadLetter> {
-        let v = json::parse(text).ok()?;
-        DeadLetter::from_value(&v).ok()
-    }
-
-    fn from_value(v: &Value) -> Result<DeadLetter, BadField> {
-        Ok(DeadLetter {
-            id: v.field("id", Value::as_u64)?,
-            reason: v.field("reason", Value::as_string)?,
-            status: v.opt_field("status", Value::as_uint)?,
-            answer: v.opt_field("answer", Value::as_string)?,
-            dead_at: v.field("deadAt", Value::as_ms)?,
-            entry: v.opt_field("entry", |e| Entry::from_value(e).ok())?,
-        })
+        serde_json::from_str(text).ok()
     }
 
     pub fn to_json(&self) -> String {
-        json::object(|o| {
-            o.field("id", &self.id)
-                .field("reason", &self.reason)
-                .field("status", &self.status)
-                .field("answer", &self.answer)
-                .field("deadAt", &Ms(self.dead_at))
-                .field("entry", &self.entry)
-        })
+        crate::protocol::to_json(self)
     }
 
     pub fn view(&self) -> DeadLetterView {
@@ -90,22 +75,6 @@ impl DeadLetter {
     }
 }
 
-impl json::Write for DeadLetterView {
-    fn write_json(&self, out: &mut String) {
-        Obj::new(out)
-            .field("id", &self.id)
-            .field("method", &self.method)
-            .field("url", &self.url)
-            .field("status", &self.status)
-            .field("reason", &self.reason)
-            .field("answer", &self.answer)
-            .field("queuedAt", &self.queued_at.map(Ms))
-            .field("deadAt", &Ms(self.dead_at))
-            .field("attempts", &self.attempts)
-            .end();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,9 +92,9 @@ mod tests {
     fn round_trips_and_shows_no_secrets() {
         let d = letter();
         assert_eq!(DeadLetter::from_json(&d.to_json()), Some(d.clone()));
-        let v = json::parse(&json::to_string(&d.view())).unwrap();
-        assert_eq!(v.get("method").and_then(Value::as_str), Some("PUT"));
-        assert_eq!(v.get("attempts").and_then(Value::as_u64), Some(5));
+        let v = serde_json::to_value(d.view()).unwrap();
+        assert_eq!(v["method"], "PUT");
+        assert_eq!(v["attempts"], 5);
         assert!(v.get("headers").is_none());
     }
 

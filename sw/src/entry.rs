@@ -1,34 +1,43 @@
 //! A queued mutation as plain data: what is stored beside its body bytes, and when it expires.
 
-use crate::prelude::*;
-use crate::json::{self, BadField, Ms, Obj, Value};
+use serde::{Deserialize, Serialize};
 
 /// Everything needed to send the request again, except the body, which the shell keeps as bytes.
-/// Stored as JSON with camelCase names; `None` fields are left out.
-#[derive(Debug, Clone, PartialEq)]
+/// Stored as JSON with camelCase names; `None` fields are left out. Unknown fields are ignored and
+/// missing counters are 0, so records of earlier versions still read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// Queue position, assigned by the store (auto-increment): lower ids replay first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
     pub method: String,
     pub url: String,
-    /// In the order the page sent them, the Idempotency-Key included.
+    /// In the order the page sent them, the Idempotency-Key included: `[["name", "value"], …]`.
     pub headers: Vec<(String, String)>,
     /// Copied out of `headers` so that DevTools and the page can see it at a glance.
     pub idempotency_key: String,
     /// The record it changes (`collection/id`), when coalescing applies to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
     /// The page's credentials mode, so a replay sends cookies exactly as the original would have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
-    /// Milliseconds since the epoch.
+    #[serde(with = "crate::millis")]
     pub queued_at: f64,
     /// Every send, whatever came of it.
+    #[serde(default)]
     pub attempts: u32,
     /// Retryable answers from the server (408, 429, 5xx…); `maxAttempts` of them make a dead letter.
     /// Network failures are not counted: they say nothing about the request itself.
+    #[serde(default)]
     pub refusals: u32,
-    /// Not to be sent before this time (back-off or `Retry-After`), in milliseconds since the epoch.
+    /// Not to be sent before this time (back-off or `Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::millis::option")]
     pub next_attempt_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
 
@@ -39,73 +48,21 @@ pub struct RecordError(pub String);
 impl Entry {
     /// Reads a stored record (as JSON), refusing one that could not be replayed faithfully.
     pub fn from_json(text: &str) -> Result<Entry, RecordError> {
-        let unreadable = |e: &dyn core::fmt::Display| RecordError(format!("unreadable queue record: {e}"));
-        let value = json::parse(text).map_err(|e| unreadable(&e))?;
-        let entry = Entry::from_value(&value).map_err(|e| unreadable(&e))?;
+        let entry: Entry = serde_json::from_str(text).map_err(|e| RecordError(format!("unreadable queue record: {e}")))?;
         if entry.method.is_empty() || entry.url.is_empty() {
             return Err(RecordError("queue record has no method or URL".into()));
         }
         Ok(entry)
     }
 
-    /// The fields of a stored record; unknown ones are ignored, missing counters are 0.
-    pub fn from_value(v: &Value) -> Result<Entry, BadField> {
-        Ok(Entry {
-            id: v.opt_field("id", Value::as_u64)?,
-            method: v.field("method", Value::as_string)?,
-            url: v.field("url", Value::as_string)?,
-            headers: v.field("headers", headers)?,
-            idempotency_key: v.field("idempotencyKey", Value::as_string)?,
-            record: v.opt_field("record", Value::as_string)?,
-            credentials: v.opt_field("credentials", Value::as_string)?,
-            queued_at: v.field("queuedAt", Value::as_ms)?,
-            attempts: v.opt_field("attempts", Value::as_uint)?.unwrap_or(0),
-            refusals: v.opt_field("refusals", Value::as_uint)?.unwrap_or(0),
-            next_attempt_at: v.opt_field("nextAttemptAt", Value::as_ms)?,
-            last_status: v.opt_field("lastStatus", Value::as_uint)?,
-            last_error: v.opt_field("lastError", Value::as_string)?,
-        })
-    }
-
     pub fn to_json(&self) -> String {
-        json::to_string(self)
+        crate::protocol::to_json(self)
     }
 
     /// An entry older than the retention time is never sent.
     pub fn is_expired(&self, now_ms: f64, max_retention_ms: f64) -> bool {
         now_ms - self.queued_at > max_retention_ms
     }
-}
-
-impl json::Write for Entry {
-    fn write_json(&self, out: &mut String) {
-        Obj::new(out)
-            .some("id", &self.id)
-            .field("method", &self.method)
-            .field("url", &self.url)
-            .field("headers", &self.headers)
-            .field("idempotencyKey", &self.idempotency_key)
-            .some("record", &self.record)
-            .some("credentials", &self.credentials)
-            .field("queuedAt", &Ms(self.queued_at))
-            .field("attempts", &self.attempts)
-            .field("refusals", &self.refusals)
-            .some("nextAttemptAt", &self.next_attempt_at.map(Ms))
-            .some("lastStatus", &self.last_status)
-            .some("lastError", &self.last_error)
-            .end();
-    }
-}
-
-/// Headers as stored and batched: `[["name", "value"], …]`.
-pub fn headers(v: &Value) -> Option<Vec<(String, String)>> {
-    v.as_array()?
-        .iter()
-        .map(|pair| match pair.as_array()? {
-            [name, value] => Some((name.as_str()?.to_owned(), value.as_str()?.to_owned())),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Headers that carry credentials; kept out of IndexedDB unless `persistAuthorization` is set.

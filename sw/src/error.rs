@@ -1,8 +1,7 @@
 //! Everything that can go wrong in the worker, as values.
 
-use crate::prelude::*;
 use crate::entry::RecordError;
-use core::fmt;
+use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Error {
@@ -30,4 +29,4 @@ impl fmt::Display for Error {
     }
 }
 
-impl core::error::Error for Error {}
+impl std::error::Error for Error {}

@@ -3,7 +3,6 @@
 //! share either keep their queue order, others may overlap. With a concurrency of 1 everything is
 //! one lane, so the replay is strictly in queue order, as a server that relates records needs.
 
-use crate::prelude::*;
 
 /// The lanes an entry travels on: its record (when known) and its URL; one lane for all when only
 /// one request may be out at a time.

@@ -1,6 +1,5 @@
 //! What a replay does with an entry after one attempt: the retry classes, back-off and dead letters.
 
-use crate::prelude::*;
 use crate::entry::Entry;
 
 /// The result of sending a queued request once.
@@ -113,7 +112,6 @@ pub fn retry_after_ms(value: &str, now_ms: f64) -> Option<f64> {
 
 /// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form servers must send, in ms since the epoch.
 fn http_date_ms(value: &str) -> Option<f64> {
-    // Split at a char, not at ", ": a string pattern brings in a 1.5 KB substring searcher.
     let (_, rest) = value.split_once(',')?;
     let rest = rest.strip_prefix(' ')?;
     let mut parts = rest.split(' ');

@@ -1,18 +1,20 @@
 //! What the worker and its pages say to each other: status, per-entry events, requests, answers.
 
-use crate::prelude::*;
 use crate::dead_letter::DeadLetterView;
 use crate::entry::Entry;
-use crate::json::{self, Ms, Obj, Value, Write};
+use serde::Serialize;
+use serde_json::Value;
 
 /// How much of a replayed answer's body a page is shown (enough to adopt a server-assigned id).
 pub const REPLAY_BODY_LIMIT: usize = 16 * 1024;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Status {
     pub pending: u32,
     pub syncing: bool,
     /// When the last replay finished, in milliseconds since the epoch.
+    #[serde(with = "crate::millis::option")]
     pub last_sync_at: Option<f64>,
     pub last_error: Option<String>,
     pub dead_letters: u32,
@@ -23,13 +25,16 @@ pub struct Status {
 }
 
 /// A queue entry as a page sees it (no headers or body: those may hold secrets).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PendingEntry {
     pub id: Option<u64>,
     pub method: String,
     pub url: String,
+    #[serde(with = "crate::millis")]
     pub queued_at: f64,
     pub attempts: u32,
+    #[serde(with = "crate::millis::option")]
     pub next_attempt_at: Option<f64>,
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
@@ -50,37 +55,40 @@ impl From<&Entry> for PendingEntry {
     }
 }
 
-impl json::Write for PendingEntry {
-    fn write_json(&self, out: &mut String) {
-        Obj::new(out)
-            .field("id", &self.id)
-            .field("method", &self.method)
-            .field("url", &self.url)
-            .field("queuedAt", &Ms(self.queued_at))
-            .field("attempts", &self.attempts)
-            .field("nextAttemptAt", &self.next_attempt_at.map(Ms))
-            .field("lastStatus", &self.last_status)
-            .field("lastError", &self.last_error)
-            .end();
-    }
-}
-
 /// Messages posted to pages. Each is written as `{"type": "offline-sync:…", …}`, fields in
 /// camelCase and `None` as null.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum Event {
+    #[serde(rename = "offline-sync:status")]
     Status(Status),
+    #[serde(rename = "offline-sync:queued")]
     Queued { id: u64, method: String, url: String, pending: u32 },
+    #[serde(rename = "offline-sync:replayed")]
     Replayed { id: u64, method: String, url: String, status: u16, body: String, body_truncated: bool },
-    Expired { id: u64, method: String, url: String, queued_at: f64 },
+    #[serde(rename = "offline-sync:expired")]
+    Expired {
+        id: u64,
+        method: String,
+        url: String,
+        #[serde(with = "crate::millis")]
+        queued_at: f64,
+    },
+    #[serde(rename = "offline-sync:failed")]
     Failed { id: Option<u64>, method: String, url: String, status: Option<u16>, error: String, attempts: u32 },
+    #[serde(rename = "offline-sync:dead-lettered")]
     DeadLettered { id: u64, method: Option<String>, url: Option<String>, status: Option<u16>, reason: String },
     /// A new operation merged into a waiting one (`cancelled`: a create and its delete, both gone).
+    #[serde(rename = "offline-sync:coalesced")]
     Coalesced { into: u64, method: String, url: String, cancelled: bool, pending: u32 },
+    #[serde(rename = "offline-sync:auth-required")]
     AuthRequired { id: u64, method: String, url: String, status: u16 },
+    #[serde(rename = "offline-sync:pending")]
     Pending { entries: Vec<PendingEntry> },
+    #[serde(rename = "offline-sync:dead-letters")]
     DeadLetters { entries: Vec<DeadLetterView> },
     /// The answer to a request that could not be done.
+    #[serde(rename = "offline-sync:error")]
     Error { message: String },
 }
 
@@ -110,48 +118,7 @@ impl Event {
     }
 
     pub fn to_json(&self) -> String {
-        /// The members that open every event about one entry.
-        fn about<'o>(o: Obj<'o>, kind: &str, id: &(impl Write + ?Sized), method: &(impl Write + ?Sized), url: &(impl Write + ?Sized)) -> Obj<'o> {
-            o.field("type", kind).field("id", id).field("method", method).field("url", url)
-        }
-        json::object(|o| match self {
-            Event::Status(s) => o
-                .field("type", "offline-sync:status")
-                .field("pending", &s.pending)
-                .field("syncing", &s.syncing)
-                .field("lastSyncAt", &s.last_sync_at.map(Ms))
-                .field("lastError", &s.last_error)
-                .field("deadLetters", &s.dead_letters)
-                .field("authRequired", &s.auth_required)
-                .field("coalesced", &s.coalesced),
-            Event::Queued { id, method, url, pending } => about(o, "offline-sync:queued", id, method, url)
-                .field("pending", pending),
-            Event::Replayed { id, method, url, status, body, body_truncated } => about(o, "offline-sync:replayed", id, method, url)
-                .field("status", status)
-                .field("body", body)
-                .field("bodyTruncated", body_truncated),
-            Event::Expired { id, method, url, queued_at } => about(o, "offline-sync:expired", id, method, url)
-                .field("queuedAt", &Ms(*queued_at)),
-            Event::Failed { id, method, url, status, error, attempts } => about(o, "offline-sync:failed", id, method, url)
-                .field("status", status)
-                .field("error", error)
-                .field("attempts", attempts),
-            Event::DeadLettered { id, method, url, status, reason } => about(o, "offline-sync:dead-lettered", id, method, url)
-                .field("status", status)
-                .field("reason", reason),
-            Event::Coalesced { into, method, url, cancelled, pending } => o
-                .field("type", "offline-sync:coalesced")
-                .field("into", into)
-                .field("method", method)
-                .field("url", url)
-                .field("cancelled", cancelled)
-                .field("pending", pending),
-            Event::AuthRequired { id, method, url, status } => about(o, "offline-sync:auth-required", id, method, url)
-                .field("status", status),
-            Event::Pending { entries } => o.field("type", "offline-sync:pending").field("entries", entries),
-            Event::DeadLetters { entries } => o.field("type", "offline-sync:dead-letters").field("entries", entries),
-            Event::Error { message } => o.field("type", "offline-sync:error").field("message", message),
-        })
+        to_json(self)
     }
 
     pub fn replayed(entry: &Entry, status: u16, body: &[u8]) -> Event {
@@ -233,25 +200,56 @@ fn replay_headers(headers: Option<&Value>) -> Result<Vec<(String, String)>, Stri
         .collect()
 }
 
+/// Our own plain data as JSON text: it has no map with non-string keys and no failing
+/// `Serialize`, the only ways serde_json can refuse.
+pub fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| unreachable!("plain data always serialises"))
+}
+
 // The answers' members are in alphabetical order: the text pages have always had (serde_json's maps sorted them).
 
 /// The body of the 202 a page gets once its request is safely queued.
 pub fn queued_answer(id: u64, pending: u32) -> String {
-    json::object(|o| o.field("id", &id).field("pending", &pending).field("queued", &true))
+    #[derive(Serialize)]
+    struct Queued {
+        id: u64,
+        pending: u32,
+        queued: bool,
+    }
+    to_json(&Queued { id, pending, queued: true })
 }
 
 /// The 202 body when the request merged into waiting entry `into` (or cancelled it with a delete).
 pub fn coalesced_answer(into: u64, cancelled: bool, pending: u32) -> String {
+    #[derive(Serialize)]
+    struct Merged {
+        coalesced: bool,
+        id: u64,
+        pending: u32,
+        queued: bool,
+    }
+    #[derive(Serialize)]
+    struct Cancelled {
+        cancelled: u64,
+        coalesced: bool,
+        pending: u32,
+        queued: bool,
+    }
     if cancelled {
-        json::object(|o| o.field("cancelled", &into).field("coalesced", &true).field("pending", &pending).field("queued", &false))
+        to_json(&Cancelled { cancelled: into, coalesced: true, pending, queued: false })
     } else {
-        json::object(|o| o.field("coalesced", &true).field("id", &into).field("pending", &pending).field("queued", &true))
+        to_json(&Merged { coalesced: true, id: into, pending, queued: true })
     }
 }
 
 /// The body of an error answer the worker makes itself (the server never saw the request).
 pub fn error_answer(message: &str) -> String {
-    json::object(|o| o.field("error", message).field("queued", &false))
+    #[derive(Serialize)]
+    struct Refused<'m> {
+        error: &'m str,
+        queued: bool,
+    }
+    to_json(&Refused { error: message, queued: false })
 }
 
 /// Up to `limit` bytes of `bytes` as text, cut at a character boundary; `true` if cut.
@@ -272,7 +270,7 @@ mod tests {
     use super::*;
 
     fn parse(s: &str) -> Value {
-        json::parse(s).unwrap()
+        serde_json::from_str(s).unwrap()
     }
 
     #[test]

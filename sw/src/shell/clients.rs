@@ -1,6 +1,5 @@
 //! Telling pages what happened: every window client hears every event, controlled or not.
 
-use crate::prelude::*;
 use super::js;
 use crate::protocol::Event;
 use wasm_bindgen::{JsCast, JsValue};

@@ -1,19 +1,17 @@
 //! What the JavaScript loader calls: one function per service-worker event.
 
-use crate::prelude::*;
 use super::worker::Worker;
 use super::{clients, intercept, js, replay};
 use crate::config::{Config, MUTATING_METHODS};
-use crate::json::{self, Value};
+use serde_json::Value;
 use crate::protocol::{parse_request, Event, PendingEntry, Request as PageRequest};
-use alloc::rc::Rc;
+use std::rc::Rc;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::{ExtendableMessageEvent, Request};
 
-/// With `std` linked (the in-worker test suites), its hook reports panics.
-#[cfg(feature = "std")]
+/// A panic shows its message and where it happened on the worker's console.
 #[wasm_bindgen(start)]
 fn on_load() {
     console_error_panic_hook::set_once();
@@ -28,7 +26,7 @@ pub fn start(options: JsValue) {
     } else if options.is_undefined() || options.is_null() {
         (Config::default(), Vec::new())
     } else {
-        let parsed = js::to_json(&options).and_then(|text| json::parse(&text).ok());
+        let parsed = js::to_json(&options).and_then(|text| serde_json::from_str(&text).ok());
         Config::from_json(&parsed.unwrap_or(Value::Bool(false)))
     };
     for error in &errors {
@@ -102,7 +100,7 @@ pub fn handle_sync(tag: String) -> Option<Promise> {
 /// Answers a page's message; `None` when the message is not for offline-sync.
 #[wasm_bindgen(js_name = handleMessage)]
 pub fn handle_message(event: ExtendableMessageEvent) -> Option<Promise> {
-    let data = js::to_json(&event.data()).and_then(|text| json::parse(&text).ok());
+    let data = js::to_json(&event.data()).and_then(|text| serde_json::from_str(&text).ok());
     let request = match parse_request(data.as_ref().unwrap_or(&Value::Null)) {
         Ok(Some(request)) => request,
         Ok(None) => return None,

@@ -2,14 +2,13 @@
 //! in the next transaction. Each page still gets its 202 only once its own entry is on disk; a
 //! lone mutation goes at once, so nothing is delayed to wait for company.
 
-use crate::prelude::*;
 use super::js;
 use super::queue::Queue;
 use crate::entry::Entry;
 use crate::error::Error;
 use js_sys::{Array, ArrayBuffer, Function, Promise};
-use core::cell::{Cell, RefCell};
-use alloc::rc::Rc;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
@@ -52,7 +51,7 @@ impl GroupCommit {
     /// Commits what waits, then what arrived meanwhile, until nothing is left.
     async fn commit_all(self: Rc<Self>, queue: Rc<Queue>) {
         loop {
-            let batch = core::mem::take(&mut *self.waiting.borrow_mut());
+            let batch = std::mem::take(&mut *self.waiting.borrow_mut());
             if batch.is_empty() {
                 break;
             }

@@ -1,6 +1,5 @@
 //! One intercepted mutation: send it with an Idempotency-Key, or keep it and answer 202.
 
-use crate::prelude::*;
 use super::queue::{Pushed, Queue, Stored};
 use super::worker::Worker;
 use super::{js, net, replay};
@@ -9,7 +8,7 @@ use crate::entry::{headers_to_store, Entry};
 use crate::error::Error;
 use crate::protocol::{self, Event};
 use js_sys::ArrayBuffer;
-use alloc::rc::Rc;
+use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response};
@@ -19,7 +18,7 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
     let key = match headers.get("idempotency-key")? {
         Some(key) => key,
         None => {
-            let key = js::scope().crypto()?.random_uuid();
+            let key = uuid::Uuid::new_v4().to_string();
             headers.set("Idempotency-Key", &key)?;
             key
         }

@@ -1,9 +1,8 @@
 //! Waiting for several futures at once: the few requests a replay has out together.
 
-use crate::prelude::*;
-use core::future::{poll_fn, Future};
-use core::pin::Pin;
-use core::task::Poll;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::Poll;
 
 /// Polls every future until all are done; their outputs in the order given.
 pub async fn all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {

@@ -1,6 +1,5 @@
 //! Small conversions between JS values and the core's plain data.
 
-use crate::prelude::*;
 use crate::error::Error;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::ServiceWorkerGlobalScope;

@@ -4,7 +4,6 @@
 mod clients;
 pub mod exports;
 mod group_commit;
-mod idb;
 mod intercept;
 mod join;
 mod js;
@@ -12,14 +11,3 @@ mod net;
 pub mod queue;
 mod replay;
 mod worker;
-
-/// Where a panic happened, on the console (for the crate's panic handler, in the build without
-/// `std`).
-#[cfg(not(feature = "std"))]
-pub fn panicked(at: Option<(&str, u32, u32)>) {
-    let line = match at {
-        Some((file, line, column)) => alloc::format!("offline-sync panicked at {file}:{line}:{column}"),
-        None => "offline-sync panicked".into(),
-    };
-    js::error(&line);
-}

@@ -1,6 +1,5 @@
 //! Sending requests and making the answers the worker gives itself.
 
-use crate::prelude::*;
 use super::js;
 use crate::entry::Entry;
 use crate::error::Error;

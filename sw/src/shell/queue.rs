@@ -4,19 +4,22 @@
 //! 1. store `queue`, key path `id`, auto-increment.
 //! 2. adds store `dead` (key path `id`): entries given up on, under their queue id.
 
-use crate::prelude::*;
-use super::idb::{self, storage, Tx};
 use super::js;
 use crate::coalesce::Merge;
 use crate::dead_letter::DeadLetter;
 use crate::entry::{header, is_text, Entry, RecordError};
 use crate::error::Error;
-use js_sys::{Array, ArrayBuffer};
-use core::cell::Cell;
-use alloc::rc::Rc;
+use indexed_db_futures::database::Database;
+use indexed_db_futures::error::{self as idb, DomException, OpenDbError};
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::{Transaction, TransactionDurability, TransactionMode, TransactionOptions};
+use indexed_db_futures::KeyRange;
+use js_sys::ArrayBuffer;
+use indexed_db_futures::internals::SystemRepr;
+use std::cell::Cell;
+use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{IdbDatabase, IdbKeyRange, IdbObjectStore, IdbObjectStoreParameters, IdbRequest};
 
 pub const DB_NAME: &str = "offline-sync";
 const DB_VERSION: u32 = 2;
@@ -47,7 +50,7 @@ pub enum Found {
 }
 
 pub struct Queue {
-    db: IdbDatabase,
+    db: Database,
     /// Set when another context (a newer worker, DevTools) needs the database: this connection
     /// closed itself so as not to block that upgrade or deletion, and must be reopened.
     closed: Rc<Cell<bool>>,
@@ -57,27 +60,41 @@ pub struct Queue {
     empty_after: Cell<Option<u64>>,
 }
 
+/// What IndexedDB refused, as text: a DOMException as `name: message` (`QuotaExceededError: …`).
+fn storage(e: impl Into<OpenDbError>) -> Error {
+    let named = |e: &DomException| format!("{}: {}", e.as_sys().name(), e.message());
+    Error::Storage(match e.into() {
+        OpenDbError::Base(idb::Error::DomException(e)) => named(&e),
+        other => other.to_string(),
+    })
+}
+
 impl Queue {
     pub async fn open(name: &str) -> Result<Queue, Error> {
-        let db = idb::open(name, DB_VERSION, |db, old| {
-            if old < 1.0 {
-                db.create_object_store_with_optional_parameters(QUEUE, &keyed_by_id(true))?;
-            }
-            if old < 2.0 {
-                db.create_object_store_with_optional_parameters(DEAD, &keyed_by_id(false))?;
-            }
-            Ok(())
-        })
-        .await?;
+        let db = Database::open(name)
+            .with_version(DB_VERSION)
+            .with_on_upgrade_needed(|event, db| {
+                let old = event.old_version();
+                if old < 1.0 {
+                    db.create_object_store(QUEUE).with_key_path("id".into()).with_auto_increment(true).build()?;
+                }
+                if old < 2.0 {
+                    db.create_object_store(DEAD).with_key_path("id".into()).build()?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(storage)?;
         let closed = Rc::new(Cell::new(false));
+        let raw: web_sys::IdbDatabase = db.as_sys().clone().unchecked_into();
         let on_change = {
-            let (db, closed) = (db.clone(), closed.clone());
+            let (raw, closed) = (raw.clone(), closed.clone());
             Closure::<dyn FnMut()>::new(move || {
-                db.close();
+                raw.close();
                 closed.set(true);
             })
         };
-        db.set_onversionchange(Some(on_change.into_js_value().unchecked_ref()));
+        raw.set_onversionchange(Some(on_change.into_js_value().unchecked_ref()));
         Ok(Queue { db, closed, additions: Cell::new(0), empty_after: Cell::new(None) })
     }
 
@@ -90,9 +107,10 @@ impl Queue {
         self.note_addition();
         let record = to_record(&entry.to_json(), Some(entry), body)?;
         let tx = self.write(&[QUEUE])?;
-        let added = tx.store(QUEUE)?.add(&record).map_err(storage)?;
-        tx.commit().await?;
-        number(&added)
+        let store = tx.object_store(QUEUE).map_err(storage)?;
+        let key = store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        numeric(key.await.map_err(storage)?)
     }
 
     /// The latest readable entry for each record key, for coalescing.
@@ -104,17 +122,20 @@ impl Queue {
     /// Also gives the number of waiting entries once they are in, counted in the same transaction.
     pub async fn push_all(&self, entries: &[(Entry, Option<ArrayBuffer>)]) -> Result<(Vec<u64>, u32), Error> {
         self.note_addition();
-        let records = entries
-            .iter()
-            .map(|(entry, body)| to_record(&entry.to_json(), Some(entry), body.as_ref()))
-            .collect::<Result<Vec<_>, _>>()?;
         let tx = self.write(&[QUEUE])?;
-        let store = tx.store(QUEUE)?;
-        let added = records.iter().map(|record| store.add(record).map_err(storage)).collect::<Result<Vec<_>, _>>()?;
-        let pending = store.count().map_err(storage)?;
-        tx.commit().await?;
-        let ids = added.iter().map(number).collect::<Result<_, _>>()?;
-        Ok((ids, number(&pending)? as u32))
+        let store = tx.object_store(QUEUE).map_err(storage)?;
+        let mut keys = Vec::with_capacity(entries.len());
+        for (entry, body) in entries {
+            let record = to_record(&entry.to_json(), Some(entry), body.as_ref())?;
+            keys.push(store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?);
+        }
+        let pending = store.count().primitive().map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        let mut ids = Vec::with_capacity(keys.len());
+        for key in keys {
+            ids.push(numeric(key.await.map_err(storage)?)?);
+        }
+        Ok((ids, pending.await.map_err(storage)?))
     }
 
     /// Queues `entry`, or merges it into `waiting` (the latest entry on the same record) as `decide`
@@ -128,10 +149,10 @@ impl Queue {
     ) -> Result<Pushed, Error> {
         self.note_addition();
         let tx = self.write(&[QUEUE])?;
-        let store = tx.store(QUEUE)?;
-        // Only this request is awaited before the writes: anything else would end the transaction.
-        let found = idb::request(store.get(&key(waiting))).await?;
-        let current = from_record(&found).ok().filter(|s| s.entry.record == entry.record);
+        let store = tx.object_store(QUEUE).map_err(storage)?;
+        let found: Option<JsValue> =
+            store.get::<JsValue, f64, _>(waiting as f64).primitive().map_err(storage)?.await.map_err(storage)?;
+        let current = found.and_then(|r| from_record(&r).ok()).filter(|s| s.entry.record == entry.record);
         let outcome = match current {
             None => Merge::Separate,
             Some(ref stored) => decide(&stored.entry, stored.body.as_ref().map(|b| js_sys::Uint8Array::new(b).to_vec()).unwrap_or_default()),
@@ -145,21 +166,21 @@ impl Queue {
                 }
                 let merged = (!merged.is_empty()).then(|| js_sys::Uint8Array::from(merged.as_slice()).buffer());
                 let record = to_record(&stored.entry.to_json(), Some(&stored.entry), merged.as_ref())?;
-                store.put(&record).map_err(storage)?;
+                store.put(record).primitive().map_err(storage)?;
                 Pushed::Merged(waiting)
             }
             (Merge::Cancel, Some(_)) => {
-                store.delete(&key(waiting)).map_err(storage)?;
+                store.delete(waiting as f64).primitive().map_err(storage)?;
                 Pushed::Cancelled(waiting)
             }
             _ => {
                 let record = to_record(&entry.to_json(), Some(entry), body)?;
-                let added = store.add(&record).map_err(storage)?;
-                tx.commit().await?;
-                return number(&added).map(Pushed::Added);
+                let key = store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?;
+                tx.commit().await.map_err(storage)?;
+                return numeric(key.await.map_err(storage)?).map(Pushed::Added);
             }
         };
-        tx.commit().await?;
+        tx.commit().await.map_err(storage)?;
         Ok(pushed)
     }
 
@@ -167,12 +188,14 @@ impl Queue {
     pub async fn update(&self, stored: &Stored) -> Result<(), Error> {
         let record = to_record(&stored.entry.to_json(), Some(&stored.entry), stored.body.as_ref())?;
         let tx = self.write_relaxed(&[QUEUE])?;
-        tx.store(QUEUE)?.put(&record).map_err(storage)?;
-        tx.commit().await
+        tx.object_store(QUEUE).map_err(storage)?.put(record).primitive().map_err(storage)?;
+        tx.commit().await.map_err(storage)
     }
 
     pub async fn remove(&self, id: u64) -> Result<(), Error> {
-        self.remove_all(&[id]).await
+        let tx = self.write_relaxed(&[QUEUE])?;
+        tx.object_store(QUEUE).map_err(storage)?.delete(id as f64).primitive().map_err(storage)?;
+        tx.commit().await.map_err(storage)
     }
 
     pub async fn count(&self) -> Result<u32, Error> {
@@ -205,10 +228,10 @@ impl Queue {
 
     /// Waiting entries and dead letters, read in one transaction.
     pub async fn counts(&self) -> Result<(u32, u32), Error> {
-        let tx = idb::read(&self.db, &[QUEUE, DEAD])?;
-        let queued = idb::request(tx.object_store(QUEUE).and_then(|s| s.count()));
-        let dead = idb::request(tx.object_store(DEAD).and_then(|s| s.count()));
-        Ok((numeric(queued.await?)? as u32, numeric(dead.await?)? as u32))
+        let tx = self.db.transaction([QUEUE, DEAD]).build().map_err(storage)?;
+        let queued = tx.object_store(QUEUE).map_err(storage)?.count().primitive().map_err(storage)?;
+        let dead = tx.object_store(DEAD).map_err(storage)?.count().primitive().map_err(storage)?;
+        Ok((queued.await.map_err(storage)?, dead.await.map_err(storage)?))
     }
 
     /// The first record after `after` in queue order, readable or not.
@@ -218,34 +241,43 @@ impl Queue {
 
     /// Up to `limit` records after `after`, in queue order, read in one transaction.
     pub async fn next_many(&self, after: Option<u64>, limit: u32) -> Result<Vec<(u64, Found)>, Error> {
-        let range = IdbKeyRange::lower_bound_with_open(&key(after.unwrap_or(0)), after.is_some()).map_err(storage)?;
-        let records = idb::request(self.read(QUEUE)?.get_all_with_key_and_limit(&range, limit)).await?;
-        Ok(Array::from(&records)
-            .iter()
-            .map(|record| {
-                let id = js::get(&record, "id").as_f64().map(|k| k as u64).unwrap_or_default();
-                match from_record(&record) {
-                    Ok(stored) => (id, Found::Entry(stored)),
-                    Err(e) => (id, Found::Unreadable(e, record)),
-                }
-            })
-            .collect())
+        let tx = self.db.transaction(QUEUE).build().map_err(storage)?;
+        let store = tx.object_store(QUEUE).map_err(storage)?;
+        let lower = after.map_or(0.0, |id| id as f64);
+        let records = store
+            .get_all::<JsValue>()
+            .with_query::<f64, _>(KeyRange::LowerBound(lower, after.is_some()))
+            .with_limit(limit)
+            .primitive()
+            .map_err(storage)?
+            .await
+            .map_err(storage)?;
+        let mut found = Vec::new();
+        for record in records {
+            let record = record.map_err(storage)?;
+            let id = js::get(&record, "id").as_f64().map(|k| k as u64).unwrap_or_default();
+            found.push((id, match from_record(&record) {
+                Ok(stored) => Found::Entry(stored),
+                Err(e) => Found::Unreadable(e, record),
+            }));
+        }
+        Ok(found)
     }
 
     /// Removes delivered entries in one transaction.
     pub async fn remove_all(&self, ids: &[u64]) -> Result<(), Error> {
         let tx = self.write_relaxed(&[QUEUE])?;
-        let store = tx.store(QUEUE)?;
+        let store = tx.object_store(QUEUE).map_err(storage)?;
         for id in ids {
-            store.delete(&key(*id)).map_err(storage)?;
+            store.delete(*id as f64).primitive().map_err(storage)?;
         }
-        tx.commit().await
+        tx.commit().await.map_err(storage)
     }
 
     /// Every readable entry in queue order.
     pub async fn list(&self) -> Result<Vec<Entry>, Error> {
         let records = self.all(QUEUE).await?;
-        Ok(records.iter().filter_map(|r| from_record(&r).ok()).map(|s| s.entry).collect())
+        Ok(records.iter().filter_map(|r| from_record(r).ok()).map(|s| s.entry).collect())
     }
 
     /// Moves a queue record to the dead letters, in one transaction: it is never in both or neither.
@@ -256,25 +288,24 @@ impl Queue {
             js::set(&record, "raw", raw)?;
         }
         let tx = self.write_relaxed(&[QUEUE, DEAD])?;
-        tx.store(QUEUE)?.delete(&key(letter.id)).map_err(storage)?;
-        tx.store(DEAD)?.put(&record).map_err(storage)?;
-        tx.commit().await
+        tx.object_store(QUEUE).map_err(storage)?.delete(letter.id as f64).primitive().map_err(storage)?;
+        tx.object_store(DEAD).map_err(storage)?.put(record).primitive().map_err(storage)?;
+        tx.commit().await.map_err(storage)
     }
 
     pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, Error> {
         let records = self.all(DEAD).await?;
-        Ok(records.iter().filter_map(|r| js::to_json(&r).and_then(|t| DeadLetter::from_json(&t))).collect())
+        Ok(records.iter().filter_map(|r| js::to_json(r).and_then(|t| DeadLetter::from_json(&t))).collect())
     }
 
     /// Puts a dead letter back in the queue under its old id (its original place in line).
     pub async fn revive(&self, id: u64) -> Result<Entry, Error> {
         self.note_addition();
         let tx = self.write(&[QUEUE, DEAD])?;
-        let dead = tx.store(DEAD)?;
-        let record = idb::request(dead.get(&key(id))).await?;
-        if record.is_undefined() {
-            return Err(Error::Record(RecordError(format!("there is no dead letter {id}"))));
-        }
+        let dead = tx.object_store(DEAD).map_err(storage)?;
+        let record: Option<JsValue> =
+            dead.get::<JsValue, f64, _>(id as f64).primitive().map_err(storage)?.await.map_err(storage)?;
+        let record = record.ok_or_else(|| Error::Record(RecordError(format!("there is no dead letter {id}"))))?;
         let letter = js::to_json(&record)
             .and_then(|t| DeadLetter::from_json(&t))
             .ok_or_else(|| Error::Record(RecordError(format!("dead letter {id} is unreadable"))))?;
@@ -283,64 +314,56 @@ impl Queue {
             .ok_or_else(|| Error::Record(RecordError(format!("dead letter {id} was an unreadable record; discard it"))))?;
         let body = body_of(&record).map_err(Error::Record)?;
         let queued = to_record(&entry.to_json(), Some(&entry), body.as_ref())?;
-        tx.store(QUEUE)?.put(&queued).map_err(storage)?;
-        dead.delete(&key(id)).map_err(storage)?;
-        tx.commit().await?;
+        tx.object_store(QUEUE).map_err(storage)?.put(queued).primitive().map_err(storage)?;
+        dead.delete(id as f64).primitive().map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
         Ok(entry)
     }
 
     /// Deletes a dead letter for good.
     pub async fn discard(&self, id: u64) -> Result<(), Error> {
         let tx = self.write(&[DEAD])?;
-        let dead = tx.store(DEAD)?;
-        if numeric(idb::request(dead.count_with_key(&key(id))).await?)? == 0 {
+        let dead = tx.object_store(DEAD).map_err(storage)?;
+        let exists = dead.count().with_query::<f64, _>(id as f64).primitive().map_err(storage)?.await.map_err(storage)?;
+        if exists == 0 {
             return Err(Error::Record(RecordError(format!("there is no dead letter {id}"))));
         }
-        dead.delete(&key(id)).map_err(storage)?;
-        tx.commit().await
+        dead.delete(id as f64).primitive().map_err(storage)?;
+        tx.commit().await.map_err(storage)
     }
 
     async fn count_in(&self, store: &str) -> Result<u32, Error> {
-        Ok(numeric(idb::request(self.read(store)?.count()).await?)? as u32)
+        let tx = self.db.transaction(store).build().map_err(storage)?;
+        let store = tx.object_store(store).map_err(storage)?;
+        store.count().primitive().map_err(storage)?.await.map_err(storage)
     }
 
-    async fn all(&self, store: &str) -> Result<Array, Error> {
-        Ok(idb::request(self.read(store)?.get_all()).await?.unchecked_into())
-    }
-
-    /// One store, in a read-only transaction of its own.
-    fn read(&self, store: &str) -> Result<IdbObjectStore, Error> {
-        idb::read(&self.db, &[store])?.object_store(store).map_err(storage)
+    async fn all(&self, store: &str) -> Result<Vec<JsValue>, Error> {
+        let tx = self.db.transaction(store).build().map_err(storage)?;
+        let store = tx.object_store(store).map_err(storage)?;
+        let records = store.get_all::<JsValue>().primitive().map_err(storage)?.await.map_err(storage)?;
+        Ok(records.filter_map(Result::ok).collect())
     }
 
     /// For what a page was promised (a 202 means the entry is on disk): flushed before it resolves.
-    fn write(&self, stores: &[&str]) -> Result<Tx, Error> {
-        Tx::write(&self.db, stores, "strict")
+    fn write(&self, stores: &[&str]) -> Result<Transaction<'_>, Error> {
+        self.write_with(stores, TransactionDurability::Strict)
     }
 
     /// For book-keeping whose loss in a crash only means a resend under the same key (a removal
     /// after delivery, an attempt noted, a move to dead letters): no flush to wait for.
-    fn write_relaxed(&self, stores: &[&str]) -> Result<Tx, Error> {
-        Tx::write(&self.db, stores, "relaxed")
+    fn write_relaxed(&self, stores: &[&str]) -> Result<Transaction<'_>, Error> {
+        self.write_with(stores, TransactionDurability::Relaxed)
     }
-}
 
-/// The object store options both stores share: records keyed by their `id` member.
-fn keyed_by_id(auto_increment: bool) -> IdbObjectStoreParameters {
-    let options = IdbObjectStoreParameters::new();
-    options.set_key_path(&JsValue::from_str("id"));
-    options.set_auto_increment(auto_increment);
-    options
-}
-
-/// An id as an IndexedDB key: a JS number (a `u64` would cross as a BigInt, a different key).
-fn key(id: u64) -> JsValue {
-    JsValue::from_f64(id as f64)
-}
-
-/// A finished request's numeric result: the key `add` gave, or a count.
-fn number(request: &IdbRequest) -> Result<u64, Error> {
-    numeric(request.result().map_err(storage)?)
+    fn write_with(&self, stores: &[&str], durability: TransactionDurability) -> Result<Transaction<'_>, Error> {
+        self.db
+            .transaction(stores)
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(TransactionOptions::new().with_durability(durability))
+            .build()
+            .map_err(storage)
+    }
 }
 
 /// A stored body as bytes, whichever way it was kept.
@@ -355,8 +378,8 @@ fn body_of(record: &JsValue) -> Result<Option<ArrayBuffer>, RecordError> {
     body.dyn_into::<ArrayBuffer>().map(Some).map_err(|_| RecordError("queue record body is not bytes".into()))
 }
 
-fn numeric(value: JsValue) -> Result<u64, Error> {
-    value.as_f64().map(|n| n as u64).ok_or_else(|| Error::Storage("the store returned a non-numeric key or count".into()))
+fn numeric(key: JsValue) -> Result<u64, Error> {
+    key.as_f64().map(|k| k as u64).ok_or_else(|| Error::Storage("the store returned a non-numeric key".into()))
 }
 
 /// A record is the core's JSON as an object, plus `body`: a string when the request declared a

@@ -2,7 +2,6 @@
 //! (`lanes`: strictly in order unless `replayConcurrency` allows more), each entry settled by
 //! `outcome`.
 
-use crate::prelude::*;
 use super::queue::{Found, Queue, Stored};
 use super::worker::Worker;
 use super::{join, js, net};
@@ -13,8 +12,8 @@ use crate::lanes::{self, Candidate, Plan};
 use crate::outcome::{settle, Attempt, Next};
 use crate::protocol::{bounded_text, Event, REPLAY_BODY_LIMIT};
 use js_sys::{Function, Promise};
-use core::cell::{Cell, RefCell};
-use alloc::rc::Rc;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{future_to_promise, JsFuture};

@@ -1,6 +1,5 @@
 //! The one live worker: its options, its open queue and what it knows about the last replay.
 
-use crate::prelude::*;
 use super::group_commit::GroupCommit;
 use super::queue::{Queue, DB_NAME};
 use super::{clients, js, net};
@@ -10,8 +9,8 @@ use crate::protocol::{Event, Status};
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use core::cell::{Cell, RefCell};
-use alloc::rc::Rc;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 pub struct Worker {
     pub config: Config,
@@ -52,17 +51,10 @@ pub struct Worker {
 /// The shortest time between two rounds of news in a burst.
 const NEWS_INTERVAL_MS: f64 = 50.0;
 
-/// Where `start()` keeps the worker. A plain static, as there is no `thread_local!` without
-/// `std`: a wasm module built without the `atomics` feature runs on exactly one thread.
-struct Slot(RefCell<Option<Rc<Worker>>>);
-
-#[cfg(target_feature = "atomics")]
-compile_error!("the worker keeps its state in a plain static: build it without threads");
-
-// SAFETY: without `atomics` the module has one thread, so nothing here is ever shared.
-unsafe impl Sync for Slot {}
-
-static WORKER: Slot = Slot(RefCell::new(None));
+thread_local! {
+    /// Where `start()` keeps the worker.
+    static WORKER: RefCell<Option<Rc<Worker>>> = const { RefCell::new(None) };
+}
 
 impl Worker {
     pub fn install(config: Config, origin: String) -> Rc<Worker> {
@@ -88,14 +80,14 @@ impl Worker {
             status_owed: Cell::new(false),
             news_waiters: RefCell::new(Vec::new()),
         });
-        *WORKER.0.borrow_mut() = Some(worker.clone());
+        WORKER.with(|slot| *slot.borrow_mut() = Some(worker.clone()));
         worker
     }
 
     /// The worker `start()` made, or one with default options if the loader never called it.
     pub fn current() -> Rc<Worker> {
         // Read in a statement of its own: the borrow must end before `install` writes the slot.
-        let installed = WORKER.0.borrow().clone();
+        let installed = WORKER.with(|slot| slot.borrow().clone());
         installed.unwrap_or_else(|| Worker::install(Config::default(), js::scope().location().origin()))
     }
 
@@ -191,7 +183,7 @@ impl Worker {
 async fn send_news(worker: Rc<Worker>) {
     while worker.status_owed.replace(false) {
         let started = js::now();
-        let mut round = core::mem::take(&mut *worker.outbox.borrow_mut());
+        let mut round = std::mem::take(&mut *worker.outbox.borrow_mut());
         round.push(Event::Status(worker.status().await));
         clients::broadcast(&round).await;
         let rest = NEWS_INTERVAL_MS - (js::now() - started);
@@ -200,7 +192,7 @@ async fn send_news(worker: Rc<Worker>) {
         }
     }
     worker.telling.set(false);
-    for sent in core::mem::take(&mut *worker.news_waiters.borrow_mut()) {
+    for sent in std::mem::take(&mut *worker.news_waiters.borrow_mut()) {
         let _ = sent.call0(&JsValue::NULL);
     }
 }
