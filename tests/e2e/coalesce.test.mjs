@@ -62,8 +62,10 @@ test('an entry that was already sent is never merged into: it may have arrived',
   try {
     await server.faults({ dropAfterApply: 100 });
     assert.equal((await send(s, 'POST', '/api/tasks', { id: 'sent', title: 'applied, answer lost' })).status, 202);
-    // Offline before the faults are lifted: a sync the browser fires meanwhile delivers nothing.
+    // Offline before the faults are lifted, and no replay left under way: a resend the browser's
+    // own sync had out must meet the fault too, or the entry is delivered before the update.
     await s.context.setOffline(true);
+    await s.settled();
     await server.faults({});
     const update = await send(s, 'PATCH', '/api/tasks/sent', { title: 'later' });
     assert.equal(update.json.coalesced, undefined, 'kept separate');
