@@ -30,10 +30,40 @@ impl Answer {
     }
 }
 
+/// Whether the entry goes to the worker's own origin: a batch names paths, not URLs.
+pub fn same_origin(entry: &Entry, origin: &str) -> bool {
+    entry.url.strip_prefix(origin).is_some_and(|path| path.starts_with('/'))
+}
+
 /// The body as text, when the entry can travel in a batch (same origin, no body or UTF-8 text).
 pub fn text_body<'b>(entry: &Entry, origin: &str, body: &'b [u8]) -> Option<&'b str> {
-    entry.url.strip_prefix(origin).filter(|path| path.starts_with('/'))?;
-    std::str::from_utf8(body).ok()
+    same_origin(entry, origin).then(|| std::str::from_utf8(body).ok()).flatten()
+}
+
+/// How many entries from the head of the queue go in one batch: the head, then the entries right
+/// after it that can go now, while their bodies stay within [`MAX_BYTES`]. Each is given as the
+/// length of its body text when it can travel in a batch now, `None` when not (a binary body,
+/// another origin, a wait, its own request already out). 1: the head goes alone.
+/// Read lazily: nothing past the first entry that cannot follow is asked about.
+pub fn gather(head: impl IntoIterator<Item = Option<usize>>) -> usize {
+    let mut head = head.into_iter();
+    let Some(Some(mut bytes)) = head.next() else { return 1 };
+    let mut taken = 1;
+    for len in head {
+        match len {
+            Some(len) if bytes + len <= MAX_BYTES => bytes += len,
+            _ => break,
+        }
+        taken += 1;
+    }
+    taken
+}
+
+/// A batch that got no answer may have been applied in part. Every item after the first counts as
+/// sent (so nothing merges into it, and it goes again under its key); the first settles as a
+/// network failure and waits its back-off, holding the rest behind it.
+pub fn count_as_sent(entry: &mut Entry) {
+    entry.attempts += 1;
 }
 
 /// One request in a batch: the path rather than the whole URL, and `null` for no body.
@@ -93,6 +123,20 @@ mod tests {
         assert_eq!(text_body(&entry("https://app.example/api/x"), o, b""), Some(""));
         assert_eq!(text_body(&entry("https://app.example/api/x"), o, &[0xff, 0x00]), None, "binary goes alone");
         assert_eq!(text_body(&entry("https://other.example/api/x"), o, b"{}"), None);
+    }
+
+    #[test]
+    fn a_batch_is_the_head_and_what_can_follow_it_within_the_byte_limit() {
+        assert_eq!(gather([]), 1);
+        assert_eq!(gather([None, Some(1), Some(1)]), 1, "a head that cannot travel goes alone");
+        assert_eq!(gather([Some(1), Some(2), Some(3)]), 3);
+        assert_eq!(gather([Some(1), Some(2), None, Some(3)]), 2, "the batch ends where one cannot follow");
+        assert_eq!(gather([Some(0), Some(0)]), 2, "empty bodies travel too");
+        assert_eq!(gather([Some(MAX_BYTES - 10), Some(10), Some(1)]), 2, "up to the limit exactly");
+        assert_eq!(gather([Some(MAX_BYTES + 1), Some(1)]), 1, "an oversize head still goes, alone");
+        let mut asked = 0;
+        let taken = gather([Some(1), None, Some(1), Some(1)].into_iter().inspect(|_| asked += 1));
+        assert_eq!((taken, asked), (1, 2), "nothing is asked past the first that cannot follow");
     }
 
     #[test]

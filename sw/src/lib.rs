@@ -1,18 +1,21 @@
 //! offline-sync: a service worker that keeps every failed `/api/` mutation and delivers it later.
 //!
-//! The decisions (`batch`, `coalesce`, `config`, `dead_letter`, `entry`, `error`, `lanes`, `millis`, `outcome`, `protocol`) are plain Rust, tested natively.
+//! The decisions (`batch`, `coalesce`, `config`, `dead_letter`, `drain`, `entry`, `error`, `intercept`, `lanes`, `millis`, `outcome`, `protocol`, `replay`) are plain Rust, tested natively.
 //! `shell` is the thin part that touches the browser; it only exists in the wasm build.
 
 pub mod batch;
 pub mod coalesce;
 pub mod config;
 pub mod dead_letter;
+pub mod drain;
 pub mod entry;
 pub mod error;
+pub mod intercept;
 pub mod lanes;
 pub mod millis;
 pub mod outcome;
 pub mod protocol;
+pub mod replay;
 
 #[cfg(target_arch = "wasm32")]
 pub mod shell;

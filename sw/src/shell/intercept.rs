@@ -4,6 +4,7 @@ use super::queue::{Pushed, Queue, Stored};
 use super::worker::Worker;
 use super::{js, net, replay};
 use crate::coalesce::{self, merge, Op};
+use crate::intercept;
 use crate::entry::{headers_to_store, Entry};
 use crate::error::Error;
 use crate::protocol::{self, Event};
@@ -101,9 +102,7 @@ async fn network_first(
         return Ok(net::json_response(413, &protocol::error_answer(&message))?);
     }
     let entry = Entry {
-        // Not tried, the request never left; otherwise it may have reached the server and only its
-        // answer been lost, so it counts as sent (and nothing merges into it).
-        attempts: u32::from(online),
+        attempts: intercept::attempts_when_kept(online),
         last_error: Some(format!("network error: {reason}")),
         ..entry
     };
@@ -135,7 +134,7 @@ async fn read_body(copy: &Request) -> Option<Option<ArrayBuffer>> {
 }
 
 fn fits(worker: &Worker, body: Option<&ArrayBuffer>) -> bool {
-    u64::from(body.map_or(0, ArrayBuffer::byte_length)) <= worker.config.max_body_bytes
+    intercept::fits(u64::from(body.map_or(0, ArrayBuffer::byte_length)), worker.config.max_body_bytes)
 }
 
 /// The entry a mutation becomes if it has to wait.
@@ -172,7 +171,7 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
     };
     entry.id = Some(id);
     let first_in_line = matches!(queue.next_after(None).await, Ok(Some((head, _))) if head == id);
-    if !first_in_line || worker.syncing.get() || !js::online() {
+    if !intercept::send_now(first_in_line, worker.syncing.get(), js::online()) {
         // Earlier entries wait: this one goes in its turn (or when the network is back).
         let pending = queue.count().await.unwrap_or(1);
         let answer = announce_queued(&worker, &entry, id, pending).await;

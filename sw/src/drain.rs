@@ -1,0 +1,488 @@
+//! One replay run as a state machine with no I/O. It asks for the head of the queue, says what to
+//! send, and, told what came back, what to write to the queue and tell the pages; it ends with the
+//! run's result. The shell carries out each [`Command`] and reports what came of it; the clock and
+//! the random draws for back-off come in with those reports, so a run is a plain function of its
+//! inputs (and `tests/simulation.rs` drives it against a simulated queue, network and server).
+
+use crate::batch::{self, Answer};
+use crate::config::Config;
+use crate::dead_letter::{DeadLetter, ANSWER_LIMIT};
+use crate::entry::{Entry, RecordError};
+use crate::error::Error;
+use crate::lanes::{self, Candidate, Plan};
+use crate::outcome::{settle, Attempt, Next};
+use crate::protocol::{bounded_text, Event};
+use crate::replay::{self, BatchReply, Mode, Run, Wait};
+use std::collections::VecDeque;
+
+/// What the shell does next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Read up to `limit` records from the head of the queue, in order, and report them with
+    /// [`Drain::window`]; with `texts`, each body's length as UTF-8 text, when it is text.
+    ReadHead { limit: u32, texts: bool },
+    /// Delete these entries (delivered, or expired).
+    Remove(Vec<u64>),
+    /// Rewrite these entries in place, keeping their bodies: what an attempt taught.
+    Update(Vec<Entry>),
+    /// Move a record to the dead letters with its body; a letter without an entry is an
+    /// unreadable record, kept raw beside it.
+    Bury(DeadLetter),
+    /// Send each of these entries alone, all at once; report each with [`Drain::sent`].
+    Send(Vec<u64>),
+    /// Send these entries, in this order, in one request to the batch endpoint; report it with
+    /// [`Drain::batch_sent`].
+    SendBatch(Vec<u64>),
+    /// The server refused the credentials: no replay until the page hands over fresh ones.
+    Hold,
+    /// The batch endpoint is not one: replay one request at a time from now on.
+    RefuseBatches,
+    Tell(Vec<Event>),
+    Warn(String),
+    /// Wait this long, then go on.
+    Sleep(f64),
+    /// The run is over: `Ok` with the last problem seen, if any.
+    Done(Result<Option<String>, Error>),
+}
+
+/// One record at the head of the queue, as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Head {
+    pub id: u64,
+    pub record: Result<Entry, RecordError>,
+    /// The body's length when it is UTF-8 text (an empty body is), read only when asked.
+    pub text_len: Option<usize>,
+    /// The entry's own request is out (queue-first): it is neither sent nor overtaken.
+    pub busy: bool,
+}
+
+/// The batch request's fate, as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchSent {
+    /// No answer at all.
+    NoAnswer(String),
+    /// An answer with this status and body (the items' results, when it is 2xx).
+    Answered { status: u16, retry_after: Option<String>, body: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    /// The next command reads the head.
+    Read,
+    WaitingForWindow,
+    /// For the results of the requests sent, in any order.
+    WaitingForSends(Vec<u64>),
+    WaitingForBatch(Vec<u64>),
+    Done,
+}
+
+pub struct Drain {
+    config: Config,
+    origin: String,
+    batch_refused: bool,
+    held: bool,
+    run: Run,
+    /// The usable entries of the last window, in queue order.
+    window: Vec<Entry>,
+    phase: Phase,
+    out: VecDeque<Command>,
+    /// The error that ends the run once the requests out have all been reported.
+    stop: Option<Error>,
+}
+
+impl Drain {
+    /// A run under the worker's options, for the worker at `origin`; `batch_refused`: an earlier
+    /// run found the batch endpoint missing.
+    pub fn new(config: Config, origin: String, batch_refused: bool) -> Drain {
+        Drain { config, origin, batch_refused, held: false, run: Run::default(), window: Vec::new(), phase: Phase::Read, out: VecDeque::new(), stop: None }
+    }
+
+    /// The next thing to do; `None` while the run waits for a report, and once it is done.
+    pub fn poll(&mut self) -> Option<Command> {
+        if let Some(command) = self.out.pop_front() {
+            return Some(command);
+        }
+        match self.phase {
+            Phase::Read => {
+                self.phase = Phase::WaitingForWindow;
+                let mode = self.mode();
+                Some(Command::ReadHead { limit: mode.window, texts: mode.batching })
+            }
+            _ => None,
+        }
+    }
+
+    fn mode(&self) -> Mode {
+        Mode::of(&self.config, self.batch_refused)
+    }
+
+    fn finish(&mut self, result: Result<Option<String>, Error>) {
+        self.phase = Phase::Done;
+        self.out.push_back(Command::Done(result));
+    }
+
+    /// The head of the queue, as [`Command::ReadHead`] asked, read at `now`.
+    pub fn window(&mut self, heads: Vec<Head>, now: f64) {
+        debug_assert_eq!(self.phase, Phase::WaitingForWindow);
+        if heads.is_empty() {
+            let last = self.run.last_error().map(str::to_owned);
+            return self.finish(Ok(last));
+        }
+        // Records that cannot be replayed go to the dead letters and expired entries are dropped;
+        // then the head is read again.
+        let mut cleared = false;
+        let mut usable = Vec::with_capacity(heads.len());
+        let mut busy = Vec::new();
+        for head in heads {
+            match head.record {
+                Err(RecordError(reason)) => {
+                    self.out.push_back(Command::Warn(format!("offline-sync: queue record {} moved to dead letters: {reason}", head.id)));
+                    let letter = DeadLetter { id: head.id, reason, status: None, answer: None, dead_at: now, entry: None };
+                    self.bury(letter);
+                    cleared = true;
+                }
+                Ok(entry) if entry.is_expired(now, self.config.max_retention_ms) => {
+                    self.out.push_back(Command::Remove(vec![head.id]));
+                    let (method, url, queued_at) = (entry.method, entry.url, entry.queued_at);
+                    self.out.push_back(Command::Tell(vec![Event::Expired { id: head.id, method, url, queued_at }]));
+                    cleared = true;
+                }
+                Ok(mut entry) => {
+                    entry.id = Some(head.id);
+                    if head.busy {
+                        busy.push(head.id);
+                    }
+                    usable.push((entry, head.text_len));
+                }
+            }
+        }
+        if cleared {
+            self.phase = Phase::Read;
+            return;
+        }
+        self.plan(usable, &busy, now);
+    }
+
+    fn plan(&mut self, usable: Vec<(Entry, Option<usize>)>, busy: &[u64], now: f64) {
+        let mode = self.mode();
+        let (entries, texts): (Vec<Entry>, Vec<Option<usize>>) = usable.into_iter().unzip();
+        self.window = entries;
+        let is_busy = |e: &Entry| busy.contains(&e.id.unwrap_or_default());
+        let candidates: Vec<Candidate<'_>> = self
+            .window
+            .iter()
+            .map(|e| Candidate { lanes: lanes::lanes(e.record.as_deref(), &e.url, mode.concurrency), ready_at: e.next_attempt_at, busy: is_busy(e) })
+            .collect();
+        let plan = lanes::plan(&candidates, mode.concurrency as usize, now);
+        let ids: Vec<u64> = match plan {
+            // Every lane waits for a request already out (queue-first), which replays the rest after it.
+            Plan::Idle => {
+                let last = self.run.last_error().map(str::to_owned);
+                return self.finish(Ok(last));
+            }
+            Plan::WaitUntil(until) => {
+                match replay::wait(until, now) {
+                    Wait::Sleep(ms) => {
+                        self.out.push_back(Command::Sleep(ms));
+                        self.phase = Phase::Read;
+                    }
+                    Wait::GiveUp(at) => self.finish(Err(Error::Deferred(at))),
+                }
+                return;
+            }
+            Plan::Send(_) if mode.batching => {
+                // The head, then the ready entries right after it that can travel with it.
+                let taken = batch::gather(self.window.iter().zip(&texts).enumerate().map(|(i, (e, text_len))| {
+                    let ready = i == 0 || (e.next_attempt_at.is_none_or(|at| at <= now) && !is_busy(e));
+                    text_len.filter(|_| ready && batch::same_origin(e, &self.origin))
+                }));
+                let ids: Vec<u64> = self.window.iter().take(taken).filter_map(|e| e.id).collect();
+                if taken > 1 {
+                    self.out.push_back(Command::SendBatch(ids.clone()));
+                    self.phase = Phase::WaitingForBatch(ids);
+                    return;
+                }
+                ids
+            }
+            Plan::Send(picked) => picked.iter().filter_map(|&i| self.window[i].id).collect(),
+        };
+        self.out.push_back(Command::Send(ids.clone()));
+        self.phase = Phase::WaitingForSends(ids);
+    }
+
+    /// What became of one request of a [`Command::Send`]: `body`, the first bytes of the answer;
+    /// `random`, uniform in [0, 1), for the back-off's jitter.
+    pub fn sent(&mut self, id: u64, attempt: Attempt, body: &[u8], now: f64, random: f64) {
+        let Phase::WaitingForSends(ref mut waiting) = self.phase else { return };
+        let Some(at) = waiting.iter().position(|&w| w == id) else { return };
+        waiting.remove(at);
+        let left = waiting.len();
+        self.conclude(id, &attempt, body, now, random);
+        if left == 0 {
+            self.wave_done();
+        }
+    }
+
+    /// What became of a [`Command::SendBatch`].
+    pub fn batch_sent(&mut self, sent: BatchSent, now: f64, random: f64) {
+        let Phase::WaitingForBatch(ref ids) = self.phase else { return };
+        let ids = ids.clone();
+        let Some((&first, rest)) = ids.split_first() else { return self.wave_done() };
+        match sent {
+            BatchSent::NoAnswer(reason) => {
+                // Any item may have arrived: each counts as sent, and the first waits its back-off.
+                let mut counted = Vec::with_capacity(rest.len());
+                for e in self.window.iter_mut().filter(|e| e.id.is_some_and(|id| rest.contains(&id))) {
+                    batch::count_as_sent(e);
+                    counted.push(e.clone());
+                }
+                if !counted.is_empty() {
+                    self.out.push_back(Command::Update(counted));
+                }
+                self.conclude(first, &Attempt::NetworkError(reason), &[], now, random);
+            }
+            BatchSent::Answered { status, retry_after, body } => match replay::batch_reply(status) {
+                BatchReply::NotTaken => {
+                    let url = format!("{}{}", self.origin, self.config.batch_url.as_deref().unwrap_or_default());
+                    self.out.push_back(Command::Warn(format!("offline-sync: {url} answered {status}; replaying one request at a time")));
+                    self.out.push_back(Command::RefuseBatches);
+                    self.batch_refused = true;
+                }
+                BatchReply::Failed => self.conclude(first, &Attempt::Answered { status, retry_after }, &[], now, random),
+                BatchReply::Results => match batch::decode(&body, ids.len()) {
+                    Ok(answers) => self.batch_results(&ids, &answers, now, random),
+                    Err(e) => self.stop = Some(Error::Browser(e)),
+                },
+            },
+        }
+        self.wave_done();
+    }
+
+    /// The delivered prefix is removed in one write and told in one round; the first item not
+    /// delivered (if any) is settled as if sent alone, since the server stopped there.
+    fn batch_results(&mut self, ids: &[u64], answers: &[Answer], now: f64, random: f64) {
+        let delivered = answers.iter().take_while(|a| (200..300).contains(&a.status)).count();
+        let mut events = Vec::with_capacity(delivered);
+        let mut removed = Vec::with_capacity(delivered);
+        let max_attempts = self.config.max_attempts;
+        for (id, answer) in ids.iter().zip(answers).take(delivered) {
+            if let Some(entry) = self.entry_mut(*id) {
+                settle(entry, &Attempt::Answered { status: answer.status, retry_after: None }, max_attempts, now, 0.0);
+                events.push(Event::replayed(entry, answer.status, answer.body.as_bytes()));
+                removed.push(*id);
+            }
+        }
+        if !removed.is_empty() {
+            self.out.push_back(Command::Remove(removed));
+            self.run.sent(true);
+            self.out.push_back(Command::Tell(events));
+        }
+        if let (Some(&id), Some(answer)) = (ids.get(delivered), answers.get(delivered)) {
+            let attempt = Attempt::Answered { status: answer.status, retry_after: answer.retry_after() };
+            self.conclude(id, &attempt, answer.body.as_bytes(), now, random);
+        }
+    }
+
+    /// After a wave: read the head again, unless something ended the run.
+    fn wave_done(&mut self) {
+        self.window.clear();
+        if let Some(error) = self.stop.take() {
+            return self.finish(Err(error));
+        }
+        if self.held {
+            let last = self.run.last_error().map(str::to_owned);
+            return self.finish(Ok(last));
+        }
+        self.phase = Phase::Read;
+    }
+
+    /// An entry of the window the last [`Command::Send`] or [`Command::SendBatch`] named.
+    pub fn entry(&self, id: u64) -> Option<&Entry> {
+        self.window.iter().find(|e| e.id == Some(id))
+    }
+
+    fn entry_mut(&mut self, id: u64) -> Option<&mut Entry> {
+        self.window.iter_mut().find(|e| e.id == Some(id))
+    }
+
+    fn bury(&mut self, letter: DeadLetter) {
+        let view = letter.view();
+        self.out.push_back(Command::Bury(letter));
+        let event = Event::DeadLettered { id: view.id, method: view.method, url: view.url, status: view.status, reason: view.reason };
+        self.out.push_back(Command::Tell(vec![event]));
+    }
+
+    /// Applies what one attempt taught about an entry: remove it, note it and wait, hold the
+    /// queue, or move it to the dead letters; and tells the pages.
+    fn conclude(&mut self, id: u64, attempt: &Attempt, body: &[u8], now: f64, random: f64) {
+        let answered = matches!(attempt, Attempt::Answered { .. });
+        let network_down = self.run.sent(answered);
+        let max_attempts = self.config.max_attempts;
+        let Some(entry) = self.entry_mut(id) else { return };
+        let next = settle(entry, attempt, max_attempts, now, random);
+        let entry = entry.clone();
+        match next {
+            Next::Remove => {
+                let status = entry.last_status.unwrap_or_default();
+                self.out.push_back(Command::Remove(vec![id]));
+                self.out.push_back(Command::Tell(vec![Event::replayed(&entry, status, body)]));
+            }
+            Next::RetryAt(_) => {
+                // The same entry goes again once its time comes: nothing on its lanes overtakes it.
+                self.run.problem(problem(&entry));
+                self.out.push_back(Command::Update(vec![entry.clone()]));
+                if answered {
+                    self.out.push_back(Command::Tell(vec![Event::failed(&entry)]));
+                } else if network_down && self.stop.is_none() {
+                    self.stop = Some(Error::Network(entry.last_error.clone().unwrap_or_default()));
+                }
+            }
+            Next::Hold => {
+                self.run.problem(problem(&entry));
+                self.held = true;
+                self.out.push_back(Command::Update(vec![entry.clone()]));
+                self.out.push_back(Command::Hold);
+                let status = entry.last_status.unwrap_or_default();
+                self.out.push_back(Command::Tell(vec![Event::AuthRequired { id, method: entry.method.clone(), url: entry.url.clone(), status }]));
+            }
+            Next::DeadLetter(reason) => {
+                self.run.problem(problem(&entry));
+                let answer = answered.then(|| bounded_text(body, ANSWER_LIMIT).0);
+                let letter = DeadLetter { id, reason, status: entry.last_status, answer, dead_at: now, entry: Some(entry) };
+                self.bury(letter);
+            }
+        }
+    }
+}
+
+fn problem(e: &Entry) -> String {
+    format!("{} for {} {}", e.last_error.as_deref().unwrap_or("failure"), e.method, e.url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORIGIN: &str = "https://app.example";
+
+    fn new(config: Config) -> Drain {
+        Drain::new(config, ORIGIN.into(), false)
+    }
+
+    fn entry(id: u64, url: &str) -> Entry {
+        let mut e = Entry::from_json(r#"{"method":"POST","url":"u","headers":[],"idempotencyKey":"k","queuedAt":1000}"#).unwrap();
+        e.id = Some(id);
+        e.url = url.into();
+        e.idempotency_key = format!("k{id}");
+        e
+    }
+
+    fn head(id: u64) -> Head {
+        Head { id, record: Ok(entry(id, &format!("https://app.example/api/t/{id}"))), text_len: Some(2), busy: false }
+    }
+
+    fn drain_all(d: &mut Drain) -> Vec<Command> {
+        std::iter::from_fn(|| d.poll()).collect()
+    }
+
+    #[test]
+    fn an_empty_queue_ends_the_run_at_once() {
+        let mut d = new(Config::default());
+        assert_eq!(d.poll(), Some(Command::ReadHead { limit: 1, texts: false }));
+        assert_eq!(d.poll(), None, "waits for the window");
+        d.window(Vec::new(), 2_000.0);
+        assert_eq!(drain_all(&mut d), [Command::Done(Ok(None))]);
+    }
+
+    #[test]
+    fn a_delivered_entry_is_removed_and_told_then_the_head_is_read_again() {
+        let mut d = new(Config::default());
+        d.poll();
+        d.window(vec![head(1), head(2)], 2_000.0);
+        assert_eq!(drain_all(&mut d), [Command::Send(vec![1])], "one at a time by default");
+        d.sent(1, Attempt::Answered { status: 201, retry_after: None }, b"{}", 2_010.0, 0.5);
+        let commands = drain_all(&mut d);
+        assert_eq!(commands[0], Command::Remove(vec![1]));
+        assert!(matches!(&commands[1], Command::Tell(events) if matches!(events[0], Event::Replayed { id: 1, status: 201, .. })));
+        assert_eq!(commands[2], Command::ReadHead { limit: 1, texts: false });
+    }
+
+    #[test]
+    fn three_network_failures_in_a_row_end_the_run_with_the_entry_kept() {
+        let mut d = new(Config::default());
+        assert_eq!(d.poll(), Some(Command::ReadHead { limit: 1, texts: false }));
+        for n in 1..=3 {
+            d.window(vec![head(1)], 2_000.0);
+            assert_eq!(drain_all(&mut d), [Command::Send(vec![1])]);
+            // No jitter: the back-off is nothing, so the same entry goes again at once.
+            d.sent(1, Attempt::NetworkError("Failed to fetch".into()), &[], 2_000.0, 0.0);
+            let commands = drain_all(&mut d);
+            assert!(matches!(&commands[0], Command::Update(e) if e[0].attempts == 1), "{commands:?}");
+            if n < 3 {
+                assert_eq!(commands[1..], [Command::ReadHead { limit: 1, texts: false }], "failure {n}");
+            } else {
+                assert!(matches!(commands.last(), Some(Command::Done(Err(Error::Network(_))))), "{commands:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn unreadable_and_expired_records_are_cleared_before_anything_is_sent() {
+        let mut d = new(Config::default());
+        d.poll();
+        let mut old = head(2);
+        if let Ok(e) = old.record.as_mut() {
+            e.queued_at = 0.0;
+        }
+        let bad = Head { id: 1, record: Err(RecordError("unreadable queue record: x".into())), text_len: None, busy: false };
+        d.window(vec![bad, old, head(3)], 1.0 + Config::default().max_retention_ms);
+        let commands = drain_all(&mut d);
+        assert!(matches!(&commands[1], Command::Bury(l) if l.id == 1 && l.entry.is_none()));
+        assert!(commands.contains(&Command::Remove(vec![2])));
+        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: 1, texts: false }), "then the head again");
+    }
+
+    #[test]
+    fn with_a_batch_endpoint_the_head_and_what_can_follow_go_together() {
+        let mut config = Config::default();
+        config.batch_url = Some("/api/_batch".into());
+        let mut d = new(config);
+        assert_eq!(d.poll(), Some(Command::ReadHead { limit: 50, texts: true }));
+        let mut binary = head(3);
+        binary.text_len = None;
+        d.window(vec![head(1), head(2), binary, head(4)], 2_000.0);
+        assert_eq!(drain_all(&mut d), [Command::SendBatch(vec![1, 2])]);
+        let body = r#"{"results":[{"status":201,"body":"{}"},{"status":422,"body":"no"}]}"#.into();
+        d.batch_sent(BatchSent::Answered { status: 200, retry_after: None, body }, 2_010.0, 0.5);
+        let commands = drain_all(&mut d);
+        assert_eq!(commands[0], Command::Remove(vec![1]));
+        assert!(commands.iter().any(|c| matches!(c, Command::Bury(l) if l.id == 2 && l.status == Some(422))), "{commands:?}");
+        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: 50, texts: true }));
+    }
+
+    #[test]
+    fn a_server_without_the_batch_endpoint_makes_the_run_go_one_by_one() {
+        let mut config = Config::default();
+        config.batch_url = Some("/api/_batch".into());
+        let mut d = new(config);
+        d.poll();
+        d.window(vec![head(1), head(2)], 2_000.0);
+        drain_all(&mut d);
+        d.batch_sent(BatchSent::Answered { status: 404, retry_after: None, body: String::new() }, 2_010.0, 0.5);
+        let commands = drain_all(&mut d);
+        assert!(commands.contains(&Command::RefuseBatches));
+        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: 1, texts: false }));
+    }
+
+    #[test]
+    fn refused_credentials_hold_the_queue_and_end_the_run() {
+        let mut d = new(Config::default());
+        d.poll();
+        d.window(vec![head(1), head(2)], 2_000.0);
+        drain_all(&mut d);
+        d.sent(1, Attempt::Answered { status: 401, retry_after: None }, &[], 2_010.0, 0.5);
+        let commands = drain_all(&mut d);
+        assert!(commands.contains(&Command::Hold));
+        assert!(matches!(commands.last(), Some(Command::Done(Ok(Some(_))))), "{commands:?}");
+    }
+}
