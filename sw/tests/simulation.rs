@@ -1,0 +1,475 @@
+//! Deterministic simulation of replay: the real run (`drain::Drain`) against a simulated queue
+//! (writes that fail), network (requests that never arrive, answers that are lost), server (an
+//! idempotency store, refusals, busy answers with `Retry-After`), clock, and worker kills that
+//! drop everything but what was written, with two workers (an old one and its update) taking
+//! turns at the one queue, as the replay lock makes them. All of it is drawn from one seed.
+//!
+//! `OFFLINE_SYNC_SIM_SEEDS=N` runs N seeds (2000 by default); `OFFLINE_SYNC_SIM_SEED=S` runs seed
+//! S alone, as a failure prints it.
+
+use offline_sync::config::Config;
+use offline_sync::dead_letter::DeadLetter;
+use offline_sync::drain::{BatchSent, Command, Drain, Head};
+use offline_sync::entry::Entry;
+use offline_sync::error::Error;
+use offline_sync::outcome::Attempt;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+
+const ORIGIN: &str = "https://app.example";
+const BATCH_PATH: &str = "/api/_batch";
+
+/// How the server treats one mutation, by its Idempotency-Key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fate {
+    /// Applied on its first arrival; later arrivals get the stored answer.
+    Accepted,
+    /// 422 every time: the request itself is wrong.
+    Refused,
+    /// 503 for its first `n` arrivals (with `Retry-After` when `retry_after`), then accepted.
+    Busy { n: u32, retry_after: bool },
+}
+
+#[derive(Debug, Clone)]
+struct Mutation {
+    entry: Entry,
+    body: Vec<u8>,
+    fate: Fate,
+}
+
+/// What the server saw and did.
+#[derive(Default)]
+struct Server {
+    /// Key → (time applied, answer status) of the first application.
+    applied: BTreeMap<String, f64>,
+    /// Keys in the order they were first applied.
+    order: Vec<String>,
+    /// Arrivals per key, applied or not.
+    arrivals: BTreeMap<String, u32>,
+    batches: bool,
+}
+
+impl Server {
+    /// One request arriving: its status.
+    fn arrive(&mut self, key: &str, fate: Fate, now: f64) -> (u16, Option<String>) {
+        let seen = self.arrivals.entry(key.to_owned()).or_insert(0);
+        *seen += 1;
+        if self.applied.contains_key(key) {
+            return (201, None);
+        }
+        match fate {
+            Fate::Refused => (422, None),
+            Fate::Busy { n, retry_after } if *seen <= n => (503, retry_after.then(|| "1".to_owned())),
+            _ => {
+                self.applied.insert(key.to_owned(), now);
+                self.order.push(key.to_owned());
+                (201, None)
+            }
+        }
+    }
+}
+
+/// What the seeds exercised, summed, so a run shows that the faults really happened.
+#[derive(Default, Debug)]
+struct Stats {
+    mutations: u64,
+    applied: u64,
+    resent_after_arrival: u64,
+    dead_letters: u64,
+    expired: u64,
+    kills: u64,
+    storage_faults: u64,
+    batches: u64,
+    given_up: u64,
+}
+
+/// What one worker keeps in memory across its runs (and loses when killed).
+#[derive(Default)]
+struct Memory {
+    batch_refused: bool,
+}
+
+enum End {
+    Finished(Result<Option<String>, Error>),
+    Killed,
+    StorageFailed,
+}
+
+struct Sim {
+    seed: u64,
+    rng: StdRng,
+    now: f64,
+    config: Config,
+    mutations: Vec<Mutation>,
+    /// The queue as IndexedDB holds it: id → entry (bodies stay in `mutations`).
+    queue: BTreeMap<u64, Entry>,
+    dead: BTreeMap<u64, DeadLetter>,
+    server: Server,
+    /// Keys whose entry was removed from the queue, and when.
+    removed_at: BTreeMap<String, f64>,
+    fail_rate: f64,
+    lose_rate: f64,
+    kill_rate: f64,
+    storage_fault_rate: f64,
+    stats: Stats,
+}
+
+impl Sim {
+    fn new(seed: u64) -> Sim {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut config = Config::default();
+        config.max_attempts = rng.random_range(2..=5);
+        config.replay_concurrency = if rng.random_bool(0.3) { rng.random_range(2..=4) } else { 1 };
+        if rng.random_bool(0.3) {
+            config.batch_url = Some(BATCH_PATH.into());
+            config.batch_size = rng.random_range(2..=8);
+        }
+        if rng.random_bool(0.2) {
+            config.max_retention_ms = rng.random_range(30_000.0..600_000.0);
+        }
+        let now = 1_764_000_000_000.0;
+        let count = rng.random_range(1..=24);
+        let records = rng.random_range(1..=5);
+        let mut mutations = Vec::with_capacity(count);
+        for i in 1..=count as u64 {
+            let record = rng.random_range(0..records);
+            let (method, url) = match rng.random_range(0..4) {
+                0 => ("POST", format!("{ORIGIN}/api/tasks")),
+                1 => ("PUT", format!("{ORIGIN}/api/tasks/{record}")),
+                2 => ("PATCH", format!("{ORIGIN}/api/tasks/{record}")),
+                _ => ("DELETE", format!("{ORIGIN}/api/projects/{record}")),
+            };
+            let body: Vec<u8> = if rng.random_bool(0.15) { vec![0xff, 0x00, i as u8] } else { format!("{{\"n\":{i}}}").into_bytes() };
+            let fate = match rng.random_range(0..20) {
+                0 => Fate::Refused,
+                1..=3 => Fate::Busy { n: rng.random_range(1..=6), retry_after: rng.random_bool(0.5) },
+                _ => Fate::Accepted,
+            };
+            let key = format!("key-{i}");
+            let entry = Entry {
+                id: None,
+                method: method.into(),
+                url,
+                headers: vec![("idempotency-key".into(), key.clone())],
+                idempotency_key: key,
+                record: (method != "POST").then(|| format!("tasks/{record}")),
+                credentials: Some("same-origin".into()),
+                queued_at: now - rng.random_range(0.0..120_000.0),
+                attempts: u32::from(rng.random_bool(0.2)),
+                refusals: 0,
+                next_attempt_at: None,
+                last_status: None,
+                last_error: Some("network error: offline".into()),
+            };
+            mutations.push(Mutation { entry, body, fate });
+        }
+        let queue = mutations.iter().enumerate().map(|(i, m)| (i as u64 + 1, m.entry.clone())).collect();
+        let server = Server { batches: rng.random_bool(0.8), ..Server::default() };
+        Sim {
+            seed,
+            now,
+            config,
+            mutations,
+            queue,
+            dead: BTreeMap::new(),
+            server,
+            removed_at: BTreeMap::new(),
+            fail_rate: rng.random_range(0.0..0.6),
+            lose_rate: rng.random_range(0.0..0.2),
+            kill_rate: rng.random_range(0.0..0.05),
+            storage_fault_rate: rng.random_range(0.0..0.05),
+            rng,
+            stats: Stats::default(),
+        }
+    }
+
+    fn fail(&self, what: &str) -> ! {
+        panic!("seed {}: {what}\n  rerun alone: OFFLINE_SYNC_SIM_SEED={} cargo test -p offline-sync --test simulation", self.seed, self.seed)
+    }
+
+    fn mutation(&self, id: u64) -> &Mutation {
+        &self.mutations[id as usize - 1]
+    }
+
+    fn storage_fails(&mut self) -> bool {
+        let fails = self.rng.random_bool(self.storage_fault_rate);
+        self.stats.storage_faults += u64::from(fails);
+        fails
+    }
+
+    /// One request over the simulated network: what the worker learns of it.
+    fn send(&mut self, entry: &Entry) -> (Attempt, Vec<u8>) {
+        self.check_sendable(entry);
+        if self.rng.random_bool(self.fail_rate) {
+            return (Attempt::NetworkError("TypeError: Failed to fetch".into()), Vec::new());
+        }
+        let fate = self.mutations.iter().find(|m| m.entry.idempotency_key == entry.idempotency_key).map(|m| m.fate).unwrap_or(Fate::Accepted);
+        let (status, retry_after) = self.server.arrive(&entry.idempotency_key, fate, self.now);
+        if self.rng.random_bool(self.lose_rate) {
+            return (Attempt::NetworkError("the connection was reset".into()), Vec::new());
+        }
+        (Attempt::Answered { status, retry_after }, b"{}".to_vec())
+    }
+
+    /// Rules every send keeps, whatever the faults.
+    fn check_sendable(&self, entry: &Entry) {
+        let key = &entry.idempotency_key;
+        if let Some(at) = self.removed_at.get(key) {
+            self.fail(&format!("{key} was sent after its entry left the queue (at {at})"));
+        }
+        if self.now - entry.queued_at > self.config.max_retention_ms {
+            self.fail(&format!("{key} was sent after its retention time"));
+        }
+    }
+
+    fn send_batch(&mut self, entries: &[Entry]) -> BatchSent {
+        for e in entries {
+            self.check_sendable(e);
+        }
+        if self.rng.random_bool(self.fail_rate) {
+            return BatchSent::NoAnswer("TypeError: Failed to fetch".into());
+        }
+        if !self.server.batches {
+            return BatchSent::Answered { status: 404, retry_after: None, body: "{}".into() };
+        }
+        let mut results = Vec::new();
+        for e in entries {
+            let fate = self.mutations.iter().find(|m| m.entry.idempotency_key == e.idempotency_key).map(|m| m.fate).unwrap_or(Fate::Accepted);
+            let (status, retry_after) = self.server.arrive(&e.idempotency_key, fate, self.now);
+            let headers = retry_after.map(|r| vec![("Retry-After".to_owned(), r)]).unwrap_or_default();
+            results.push(serde_json::json!({ "status": status, "headers": headers, "body": "{}" }));
+            if !(200..300).contains(&status) {
+                break;
+            }
+        }
+        if self.rng.random_bool(self.lose_rate) {
+            return BatchSent::NoAnswer("the connection was reset".into());
+        }
+        BatchSent::Answered { status: 200, retry_after: None, body: serde_json::json!({ "results": results }).to_string() }
+    }
+
+    fn killed(&mut self) -> bool {
+        let killed = self.rng.random_bool(self.kill_rate);
+        self.stats.kills += u64::from(killed);
+        killed
+    }
+
+    /// One replay run by a worker with `memory`, until it ends, is killed, or storage fails.
+    fn run(&mut self, memory: &mut Memory) -> End {
+        let mut drain = Drain::new(self.config.clone(), ORIGIN.into(), memory.batch_refused);
+        for _ in 0..100_000 {
+            if self.killed() {
+                return End::Killed;
+            }
+            let Some(command) = drain.poll() else { self.fail("the run stalled: no command and no report owed") };
+            match command {
+                Command::ReadHead { limit, texts } => {
+                    if self.storage_fails() {
+                        return End::StorageFailed;
+                    }
+                    let heads = self
+                        .queue
+                        .iter()
+                        .take(limit as usize)
+                        .map(|(&id, entry)| {
+                            let body = &self.mutation(id).body;
+                            let text_len = texts.then(|| std::str::from_utf8(body).ok().map(str::len)).flatten();
+                            Head { id, record: Ok(entry.clone()), text_len, busy: false }
+                        })
+                        .collect();
+                    drain.window(heads, self.now);
+                }
+                Command::Remove(ids) => {
+                    if self.storage_fails() {
+                        return End::StorageFailed;
+                    }
+                    for id in ids {
+                        if let Some(entry) = self.queue.remove(&id) {
+                            self.removed_at.insert(entry.idempotency_key, self.now);
+                        }
+                    }
+                }
+                Command::Update(entries) => {
+                    if self.storage_fails() {
+                        return End::StorageFailed;
+                    }
+                    for entry in entries {
+                        let id = entry.id.unwrap_or_else(|| self.fail("an update without an id"));
+                        if !self.queue.contains_key(&id) {
+                            self.fail(&format!("entry {id} was rewritten after it left the queue"));
+                        }
+                        self.queue.insert(id, entry);
+                    }
+                }
+                Command::Bury(letter) => {
+                    if self.storage_fails() {
+                        return End::StorageFailed;
+                    }
+                    if let Some(entry) = self.queue.remove(&letter.id) {
+                        self.removed_at.insert(entry.idempotency_key, self.now);
+                    }
+                    self.dead.insert(letter.id, letter);
+                }
+                Command::Send(ids) => {
+                    let entries: Vec<Entry> = ids.iter().map(|&id| drain.entry(id).cloned().unwrap_or_else(|| self.fail("a send of an entry not in the window"))).collect();
+                    if entries.len() > self.config.replay_concurrency.max(1) as usize {
+                        self.fail(&format!("{} requests out at once, over replayConcurrency", entries.len()));
+                    }
+                    // The requests of a wave are out together: they leave at one time, and the
+                    // answers are in some time later.
+                    let mut results = Vec::new();
+                    for entry in &entries {
+                        results.push(self.send(entry));
+                        if self.killed() {
+                            return End::Killed;
+                        }
+                    }
+                    self.now += self.rng.random_range(1.0..40.0);
+                    for (id, (attempt, body)) in ids.into_iter().zip(results) {
+                        let random = self.rng.random::<f64>();
+                        drain.sent(id, attempt, &body, self.now, random);
+                    }
+                }
+                Command::SendBatch(ids) => {
+                    let entries: Vec<Entry> = ids.iter().map(|&id| drain.entry(id).cloned().unwrap_or_else(|| self.fail("a batch of entries not in the window"))).collect();
+                    self.stats.batches += 1;
+                    let sent = self.send_batch(&entries);
+                    self.now += self.rng.random_range(1.0..60.0);
+                    if self.killed() {
+                        return End::Killed;
+                    }
+                    let random = self.rng.random::<f64>();
+                    drain.batch_sent(sent, self.now, random);
+                }
+                Command::RefuseBatches => memory.batch_refused = true,
+                Command::Hold => self.fail("a hold, though no server here refuses credentials"),
+                Command::Tell(_) | Command::Warn(_) => {}
+                Command::Sleep(ms) => self.now += ms,
+                Command::Done(result) => return End::Finished(result),
+            }
+        }
+        self.fail("a run went on for 100000 steps")
+    }
+
+    /// The outage: runs, kills and failing writes, by the two workers in turn.
+    fn outage(&mut self, workers: &mut [Memory; 2]) {
+        for _ in 0..self.rng.random_range(1..=12) {
+            let w = self.rng.random_range(0..2);
+            if let End::Killed = self.run(&mut workers[w]) {
+                workers[w] = Memory::default();
+            }
+            self.now += self.rng.random_range(0.0..5_000.0);
+        }
+    }
+
+    /// The network is back: runs until one ends well with nothing left.
+    fn recover(&mut self, workers: &mut [Memory; 2]) {
+        (self.fail_rate, self.lose_rate, self.kill_rate, self.storage_fault_rate) = (0.0, 0.0, 0.0, 0.0);
+        for _ in 0..500 {
+            let w = self.rng.random_range(0..2);
+            match self.run(&mut workers[w]) {
+                End::Finished(Ok(_)) if self.queue.is_empty() => return,
+                End::Finished(Ok(_)) => self.fail(&format!("a run ended well with {} entries left", self.queue.len())),
+                End::Finished(Err(Error::Deferred(at))) => {
+                    self.stats.given_up += 1;
+                    self.now = self.now.max(at);
+                }
+                End::Finished(Err(e)) => self.fail(&format!("with the network back a run failed: {e}")),
+                End::Killed | End::StorageFailed => self.fail("a fault after the faults were lifted"),
+            }
+        }
+        self.fail("the queue did not settle in 500 runs after the network came back")
+    }
+
+    fn check(&self) {
+        // Every mutation is applied exactly once, or is a dead letter the rules call for, or
+        // expired unsent.
+        for (i, m) in self.mutations.iter().enumerate() {
+            let id = i as u64 + 1;
+            let key = &m.entry.idempotency_key;
+            let applied = self.server.order.iter().filter(|k| *k == key).count();
+            let dead = self.dead.get(&id);
+            match (applied, dead) {
+                (1, None) => {}
+                (0, Some(letter)) => {
+                    let refusals = letter.entry.as_ref().map_or(0, |e| e.refusals);
+                    let allowed = match m.fate {
+                        Fate::Refused => true,
+                        Fate::Busy { n, .. } => n >= self.config.max_attempts && refusals == self.config.max_attempts,
+                        Fate::Accepted => false,
+                    };
+                    if !allowed {
+                        self.fail(&format!("{key} ({:?}) became a dead letter: {}", m.fate, letter.reason));
+                    }
+                }
+                (0, None) if self.removed_at.get(key).is_some_and(|at| at - m.entry.queued_at > self.config.max_retention_ms) => {}
+                (n, d) => self.fail(&format!("{key} ({:?}) was applied {n} times, dead letter: {}", m.fate, d.is_some())),
+            }
+        }
+        // Order: strictly by queue position with one request at a time, else per record and URL.
+        let position = |key: &String| self.mutations.iter().position(|m| &m.entry.idempotency_key == key).unwrap_or_default();
+        let applied: Vec<usize> = self.server.order.iter().map(position).collect();
+        if self.config.replay_concurrency <= 1 || self.config.batch_url.is_some() && self.server.batches {
+            if !applied.windows(2).all(|w| w[0] < w[1]) {
+                self.fail(&format!("applied out of queue order: {applied:?}"));
+            }
+        }
+        for lane in self.lanes() {
+            let on_lane: Vec<usize> = applied.iter().copied().filter(|&p| self.on_lane(p, &lane)).collect();
+            if !on_lane.windows(2).all(|w| w[0] < w[1]) {
+                self.fail(&format!("lane {lane} applied out of order: {on_lane:?}"));
+            }
+        }
+    }
+
+    fn lanes(&self) -> Vec<String> {
+        let mut lanes: Vec<String> = self.mutations.iter().flat_map(|m| [m.entry.url.clone()].into_iter().chain(m.entry.record.clone())).collect();
+        lanes.sort();
+        lanes.dedup();
+        lanes
+    }
+
+    fn on_lane(&self, position: usize, lane: &str) -> bool {
+        let e = &self.mutations[position].entry;
+        e.url == lane || e.record.as_deref() == Some(lane)
+    }
+}
+
+fn simulate(seed: u64, total: &mut Stats) {
+    let mut sim = Sim::new(seed);
+    let mut workers = [Memory::default(), Memory::default()];
+    sim.outage(&mut workers);
+    sim.recover(&mut workers);
+    sim.check();
+    let s = &sim.stats;
+    total.mutations += sim.mutations.len() as u64;
+    total.applied += sim.server.order.len() as u64;
+    total.resent_after_arrival += sim.server.arrivals.values().map(|&n| u64::from(n)).sum::<u64>() - sim.server.order.len() as u64;
+    total.dead_letters += sim.dead.len() as u64;
+    total.expired += (sim.mutations.len() - sim.server.order.len() - sim.dead.len()) as u64;
+    total.kills += s.kills;
+    total.storage_faults += s.storage_faults;
+    total.batches += s.batches;
+    total.given_up += s.given_up;
+}
+
+#[test]
+fn every_queued_mutation_is_applied_once_in_order_whatever_fails_on_the_way() {
+    let mut total = Stats::default();
+    if let Ok(seed) = std::env::var("OFFLINE_SYNC_SIM_SEED") {
+        let seed = seed.parse().expect("OFFLINE_SYNC_SIM_SEED is a number");
+        simulate(seed, &mut total);
+        return println!("simulation: seed {seed}: {total:?}");
+    }
+    let seeds: u64 = std::env::var("OFFLINE_SYNC_SIM_SEEDS").map_or(2_000, |n| n.parse().expect("OFFLINE_SYNC_SIM_SEEDS is a number"));
+    for seed in 0..seeds {
+        simulate(seed, &mut total);
+    }
+    println!("simulation: {seeds} seeds: {total:?}");
+    // A simulation whose faults never happen proves nothing.
+    if seeds >= 100 {
+        assert!(total.kills > 0 && total.storage_faults > 0 && total.resent_after_arrival > 0 && total.dead_letters > 0, "{total:?}");
+        assert!(total.batches > 0 && total.expired > 0 && total.given_up > 0, "{total:?}");
+    }
+}
