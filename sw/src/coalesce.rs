@@ -33,6 +33,17 @@ pub struct Op {
     pub body: Vec<u8>,
 }
 
+/// What became of an operation offered to the queue.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pushed {
+    /// Queued as its own entry.
+    Added(u64),
+    /// Merged into this waiting entry.
+    Merged(u64),
+    /// It deleted what this waiting entry creates: both are gone.
+    Cancelled(u64),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Merge {
     /// Keep both, in order.

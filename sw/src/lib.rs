@@ -1,6 +1,6 @@
 //! offline-sync: a service worker that keeps every failed `/api/` mutation and delivers it later.
 //!
-//! The decisions (`batch`, `coalesce`, `config`, `dead_letter`, `drain`, `entry`, `error`, `intercept`, `lanes`, `millis`, `outcome`, `protocol`, `replay`) are plain Rust, tested natively.
+//! The decisions (`batch`, `coalesce`, `config`, `dead_letter`, `drain`, `entry`, `error`, `intercept`, `lanes`, `millis`, `outcome`, `protocol`, `replay`, `state`) are plain Rust, tested natively.
 //! `shell` is the thin part that touches the browser; it only exists in the wasm build.
 
 pub mod batch;
@@ -16,6 +16,7 @@ pub mod millis;
 pub mod outcome;
 pub mod protocol;
 pub mod replay;
+pub mod state;
 
 #[cfg(target_arch = "wasm32")]
 pub mod shell;

@@ -93,7 +93,7 @@ pub fn handle_sync(tag: String) -> Option<Promise> {
         return None;
     }
     // This registration is used up: the next entry queued asks for a new one.
-    worker.sync_requested.set(false);
+    worker.state.borrow_mut().sync_used();
     Some(replay::trigger(&worker))
 }
 
@@ -151,8 +151,7 @@ async fn answer(worker: &Rc<Worker>, request: PageRequest) -> Event {
             discarded
         }
         PageRequest::SetReplayHeaders(headers) => {
-            *worker.replay_headers.borrow_mut() = headers;
-            worker.held.set(false);
+            worker.state.borrow_mut().set_replay_headers(headers);
             replay::run_to_end(worker).await;
             Ok(())
         }

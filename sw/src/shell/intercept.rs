@@ -171,16 +171,15 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
     };
     entry.id = Some(id);
     let first_in_line = matches!(queue.next_after(None).await, Ok(Some((head, _))) if head == id);
-    if !intercept::send_now(first_in_line, worker.syncing.get(), js::online()) {
+    if !worker.state.borrow_mut().send_own(id, first_in_line, js::online()) {
         // Earlier entries wait: this one goes in its turn (or when the network is back).
         let pending = queue.count().await.unwrap_or(1);
         let answer = announce_queued(&worker, &entry, id, pending).await;
         replay::after_online_answer(worker);
         return answer;
     }
-    worker.in_flight.borrow_mut().push(id);
     let sent = net::send(outgoing).await;
-    worker.in_flight.borrow_mut().retain(|&out| out != id);
+    worker.state.borrow_mut().own_sent(id);
     match sent {
         Ok(response) => {
             worker.debug(|| format!("sent {} {} → {} (queue-first)", entry.method, entry.url, response.status()));
@@ -233,7 +232,6 @@ async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> 
         Pushed::Merged(into) => (into, false),
         Pushed::Cancelled(into) => (into, true),
     };
-    worker.coalesced.set(worker.coalesced.get() + if cancelled { 2 } else { 1 });
     let (method, url) = (entry.method.clone(), entry.url.clone());
     worker.tell(Event::Coalesced { into, method, url, cancelled, pending });
     if pending > 0 {
@@ -255,12 +253,10 @@ async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Optio
     let Some(key) = entry.record.clone() else {
         return worker.commits.push(queue, entry, body).await.map(added);
     };
-    let waiting = worker.latest_on(queue, &key).await;
-    // A replay may be sending the waiting entry right now: merge only while none runs. Checked in
-    // the same turn as the merge's transaction is created, so a replay that starts later reads
-    // the merged entry.
-    let pushed = match waiting {
-        Some(waiting) if !worker.syncing.get() => {
+    // Asked in the same turn as the merge's transaction is created, so a replay that starts later
+    // reads the merged entry.
+    let pushed = match worker.merge_target(queue, &key).await {
+        Some(waiting) => {
             let new = Op { method: entry.method.clone(), unsent: true, body: bytes };
             queue
                 .coalesce(entry, body, waiting, |w, w_body| {
@@ -269,20 +265,9 @@ async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Optio
                 .await
                 .map(|pushed| (pushed, None))?
         }
-        _ => worker.commits.push(queue, entry, body).await.map(added)?,
+        None => worker.commits.push(queue, entry, body).await.map(added)?,
     };
-    let mut records = worker.records.borrow_mut();
-    if let Some(records) = records.as_mut() {
-        match pushed.0 {
-            Pushed::Added(id) => {
-                // One pair per record, as in a map: the list stays as long as the records waiting.
-                records.retain(|(record, _)| *record != key);
-                records.push((key, id));
-            }
-            Pushed::Cancelled(_) => records.retain(|(record, _)| *record != key),
-            Pushed::Merged(_) => {}
-        }
-    }
+    worker.state.borrow_mut().pushed(&key, pushed.0);
     Ok(pushed)
 }
 

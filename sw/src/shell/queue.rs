@@ -32,15 +32,7 @@ pub struct Stored {
     pub body: Option<ArrayBuffer>,
 }
 
-/// What became of a mutation offered to `coalesce`.
-pub enum Pushed {
-    /// Queued as its own entry.
-    Added(u64),
-    /// Merged into this waiting entry.
-    Merged(u64),
-    /// It deleted what this waiting entry creates: both are gone.
-    Cancelled(u64),
-}
+pub use crate::coalesce::Pushed;
 
 /// What `next_after` found at a position in the queue.
 pub enum Found {

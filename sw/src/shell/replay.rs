@@ -12,6 +12,7 @@ use crate::entry::Entry;
 use crate::error::Error;
 use crate::outcome::Attempt;
 use crate::protocol::REPLAY_BODY_LIMIT;
+use crate::state::Trigger;
 use js_sys::{ArrayBuffer, Function, Promise};
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
@@ -24,17 +25,17 @@ const LOCK: &str = "offline-sync:replay";
 /// Starts a replay, or joins the one under way (which then runs once more before it settles).
 /// The promise rejects when the replay could not finish, so a `sync` event is retried later.
 pub fn trigger(worker: &Rc<Worker>) -> Promise {
-    if let Some(running) = worker.replay.borrow().clone() {
-        worker.rerun.set(true);
-        return running;
+    if worker.state.borrow_mut().trigger() == Trigger::Join {
+        if let Some(running) = worker.replay.borrow().clone() {
+            return running;
+        }
     }
     let w = worker.clone();
     let run_all = move || {
         future_to_promise(async move {
             let result = loop {
-                w.rerun.set(false);
                 let result = run(&w).await;
-                if result.is_err() || !w.rerun.get() {
+                if !w.state.borrow_mut().run_again(result.is_err()) {
                     break result;
                 }
             };
@@ -67,20 +68,12 @@ pub async fn run_to_end(worker: &Rc<Worker>) {
 
 async fn run(worker: &Worker) -> Result<(), Error> {
     let queue = worker.queue().await?;
-    if worker.held.get() {
+    if !worker.state.borrow_mut().drain_starts() {
         return Ok(());
     }
-    worker.syncing.set(true);
     worker.broadcast_status();
     let result = drain(worker, &queue).await;
-    worker.syncing.set(false);
-    match &result {
-        Ok(last_error) => {
-            worker.last_sync_at.set(Some(js::now()));
-            *worker.last_error.borrow_mut() = last_error.clone();
-        }
-        Err(e) => *worker.last_error.borrow_mut() = Some(e.to_string()),
-    }
+    worker.state.borrow_mut().drain_ends(&result, js::now());
     worker.broadcast_status();
     // Within the `sync` event's lifetime: the pages hear how it ended before the browser may stop us.
     worker.news_sent().await;
@@ -90,7 +83,7 @@ async fn run(worker: &Worker) -> Result<(), Error> {
 /// Carries out a run (`drain`): it reads the head of the queue, sends, writes and tells the pages
 /// as the run says, and reports back what came of each step; `Ok` holds the last problem seen.
 async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> {
-    let mut run = Drain::new(worker.config.clone(), worker.origin.clone(), worker.batch_refused.get());
+    let mut run = Drain::new(worker.config.clone(), worker.origin.clone(), worker.state.borrow().batch_refused());
     // What the last read found, by queue id: bodies to send and rewrite, raw records to bury.
     let mut bodies: Vec<(u64, Option<ArrayBuffer>)> = Vec::new();
     let mut raws: Vec<(u64, JsValue)> = Vec::new();
@@ -102,7 +95,7 @@ async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> 
                 let records = queue.next_many(None, limit).await?;
                 bodies.clear();
                 raws.clear();
-                let in_flight = worker.in_flight.borrow().clone();
+                let in_flight = worker.state.borrow().in_flight().to_vec();
                 let heads = records
                     .into_iter()
                     .map(|(id, found)| match found {
@@ -150,8 +143,8 @@ async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> 
                 let sent = send_batch(worker, &run, &ids, &bodies).await?;
                 run.batch_sent(sent, js::now(), js_sys::Math::random());
             }
-            Command::Hold => worker.held.set(true),
-            Command::RefuseBatches => worker.batch_refused.set(true),
+            Command::Hold => worker.state.borrow_mut().hold(),
+            Command::RefuseBatches => worker.state.borrow_mut().refuse_batches(),
             Command::Tell(events) => worker.tell_all(events),
             Command::Warn(text) => js::warn(&text),
             Command::Sleep(ms) => net::sleep(ms).await,
@@ -169,7 +162,7 @@ fn text_len(body: Option<&ArrayBuffer>) -> Option<usize> {
 /// Sends one entry as it was queued, with the page's replay headers; the attempt and the first
 /// bytes of the answer.
 async fn send_one(worker: &Worker, entry: &Entry, body: Option<&ArrayBuffer>) -> Result<(Attempt, Vec<u8>), Error> {
-    let request = net::from_entry(entry, body, &worker.replay_headers.borrow())?;
+    let request = net::from_entry(entry, body, worker.state.borrow().replay_headers())?;
     Ok(match net::send(&request).await {
         Ok(response) => {
             let retry_after = net::header(&response, "retry-after");
@@ -197,7 +190,7 @@ async fn send_batch(worker: &Worker, run: &Drain, ids: &[u64], bodies: &[(u64, O
     let url = format!("{}{}", worker.origin, worker.config.batch_url.as_deref().unwrap_or_default());
     let headers = web_sys::Headers::new().map_err(js::browser)?;
     headers.set("content-type", "application/json").map_err(js::browser)?;
-    for (name, value) in worker.replay_headers.borrow().iter() {
+    for (name, value) in worker.state.borrow().replay_headers() {
         headers.set(name, value).map_err(js::browser)?;
     }
     let body = js_sys::Uint8Array::from(payload.as_bytes()).buffer();
@@ -221,20 +214,18 @@ pub fn has_background_sync() -> bool {
 
 /// Asks the browser for a `sync` event once the network is back (once until it fires).
 pub async fn request_background_sync(worker: &Worker) {
-    if worker.sync_requested.get() {
+    if !worker.state.borrow_mut().ask_for_sync() {
         return;
     }
     let sync = js::get(&js::scope().registration(), "sync");
     let register = js::get(&sync, "register");
     let Some(register) = register.dyn_ref::<Function>() else { return };
-    // Marked before the browser answers, so that the mutations of a burst ask once between them.
-    worker.sync_requested.set(true);
     let registered = match register.call1(&sync, &JsValue::from_str(&worker.config.sync_tag)) {
         Ok(promise) => JsFuture::from(Promise::resolve(&promise)).await.map(drop),
         Err(e) => Err(e),
     };
     if let Err(e) = registered {
-        worker.sync_requested.set(false);
+        worker.state.borrow_mut().sync_used();
         js::warn(&format!("offline-sync: Background Sync registration failed: {}", js::describe(&e)));
     }
 }

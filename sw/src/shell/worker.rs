@@ -6,45 +6,23 @@ use super::{clients, js, net};
 use crate::config::Config;
 use crate::error::Error;
 use crate::protocol::{Event, Status};
+use crate::state::State;
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 pub struct Worker {
     pub config: Config,
     pub origin: String,
     queue: RefCell<Option<Rc<Queue>>>,
-    pub syncing: Cell<bool>,
-    pub last_sync_at: Cell<Option<f64>>,
-    pub last_error: RefCell<Option<String>>,
-    /// The replay under way, which later triggers join instead of starting another.
+    /// What the worker knows between events; every decision on it is `State`'s.
+    pub state: RefCell<State>,
+    /// The replay under way, which later triggers join.
     pub replay: RefCell<Option<Promise>>,
-    /// A trigger arrived during the replay: run once more before settling.
-    pub rerun: Cell<bool>,
-    /// The server refused the credentials: no replay until the page sets fresh headers.
-    pub held: Cell<bool>,
-    /// Headers the page handed over for replays (e.g. `Authorization`); never written to storage.
-    pub replay_headers: RefCell<Vec<(String, String)>>,
-    /// (record key, queued entry) in queue order, read from the queue on first need. A plain list:
-    /// a hash map's code costs more wasm than the scans it saves.
-    pub records: RefCell<Option<Vec<(String, u64)>>>,
-    /// Sends saved by coalescing since this worker started.
-    pub coalesced: Cell<u32>,
-    /// Queue-first entries whose own request is under way: a replay must not send them too.
-    pub in_flight: RefCell<Vec<u64>>,
-    /// A Background Sync is registered and has not fired yet: no need to ask again per entry.
-    pub sync_requested: Cell<bool>,
     pub commits: Rc<GroupCommit>,
-    /// The server refused a batch: replay one request at a time for the rest of this worker's life.
-    pub batch_refused: Cell<bool>,
-    /// Events told while a round to the pages is under way: they go in the next round.
-    outbox: RefCell<Vec<Event>>,
-    /// A round of news is under way; a status is owed after the events told since the last one.
-    telling: Cell<bool>,
-    status_owed: Cell<bool>,
-    /// Who waits for the rounds under way to end.
+    /// Who waits for the rounds of news under way to end.
     news_waiters: RefCell<Vec<Function>>,
 }
 
@@ -62,22 +40,9 @@ impl Worker {
             config,
             origin,
             queue: RefCell::new(None),
-            syncing: Cell::new(false),
-            last_sync_at: Cell::new(None),
-            last_error: RefCell::new(None),
+            state: RefCell::new(State::default()),
             replay: RefCell::new(None),
-            rerun: Cell::new(false),
-            held: Cell::new(false),
-            replay_headers: RefCell::new(Vec::new()),
-            records: RefCell::new(None),
-            coalesced: Cell::new(0),
-            in_flight: RefCell::new(Vec::new()),
-            sync_requested: Cell::new(false),
             commits: Rc::new(GroupCommit::default()),
-            batch_refused: Cell::new(false),
-            outbox: RefCell::new(Vec::new()),
-            telling: Cell::new(false),
-            status_owed: Cell::new(false),
             news_waiters: RefCell::new(Vec::new()),
         });
         WORKER.with(|slot| *slot.borrow_mut() = Some(worker.clone()));
@@ -111,25 +76,17 @@ impl Worker {
             Ok(queue) => queue.counts().await.unwrap_or_default(),
             Err(_) => (0, 0),
         };
-        Status {
-            pending,
-            syncing: self.syncing.get(),
-            last_sync_at: self.last_sync_at.get(),
-            last_error: self.last_error.borrow().clone(),
-            dead_letters,
-            auth_required: self.held.get(),
-            coalesced: self.coalesced.get(),
-        }
+        self.state.borrow().status(pending, dead_letters)
     }
 
-    /// The latest queued entry on `record`, from the map (read from the queue on first need).
-    pub async fn latest_on(&self, queue: &Queue, record: &str) -> Option<u64> {
-        if self.records.borrow().is_none() {
-            *self.records.borrow_mut() = Some(queue.records().await.unwrap_or_default());
+    /// The waiting entry a new operation on `record` may merge into (the records are read from
+    /// the queue on first need).
+    pub async fn merge_target(&self, queue: &Queue, record: &str) -> Option<u64> {
+        if !self.state.borrow().records_known() {
+            let records = queue.records().await.unwrap_or_default();
+            self.state.borrow_mut().know_records(records);
         }
-        // Later entries come later in the list: the last one on the record is its latest.
-        let records = self.records.borrow();
-        records.as_ref()?.iter().rev().find(|(key, _)| key == record).map(|(_, id)| *id)
+        self.state.borrow().merge_target(record)
     }
 
     /// Tells every page what happened to an entry, followed by the status it leads to.
@@ -145,9 +102,7 @@ impl Worker {
                 web_sys::console::log_1(&format!("offline-sync: {}", event.describe()).into());
             }
         }
-        self.outbox.borrow_mut().extend(events);
-        self.status_owed.set(true);
-        if !self.telling.replace(true) {
+        if self.state.borrow_mut().tell(events) {
             wasm_bindgen_futures::spawn_local(send_news(Worker::current()));
         }
     }
@@ -160,7 +115,7 @@ impl Worker {
     /// Resolves once everything told so far has been sent (before answering a page that asked
     /// for a replay, say, so that its news arrives first).
     pub async fn news_sent(&self) {
-        if !self.telling.get() {
+        if !self.state.borrow().telling() {
             return;
         }
         let sent = Promise::new(&mut |resolve, _| self.news_waiters.borrow_mut().push(resolve));
@@ -181,17 +136,17 @@ impl Worker {
 /// `NEWS_INTERVAL_MS`, so the pages get every event without a status read and a client listing
 /// per event.
 async fn send_news(worker: Rc<Worker>) {
-    while worker.status_owed.replace(false) {
+    loop {
+        let round = worker.state.borrow_mut().next_round();
+        let Some(mut round) = round else { break };
         let started = js::now();
-        let mut round = std::mem::take(&mut *worker.outbox.borrow_mut());
         round.push(Event::Status(worker.status().await));
         clients::broadcast(&round).await;
         let rest = NEWS_INTERVAL_MS - (js::now() - started);
-        if rest > 0.0 && worker.status_owed.get() {
+        if rest > 0.0 && worker.state.borrow().news_owed() {
             net::sleep(rest).await;
         }
     }
-    worker.telling.set(false);
     for sent in std::mem::take(&mut *worker.news_waiters.borrow_mut()) {
         let _ = sent.call0(&JsValue::NULL);
     }

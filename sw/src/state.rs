@@ -1,0 +1,330 @@
+//! What the worker knows between events, and the decisions that need nothing else: whether a
+//! trigger starts a replay or joins the one under way, what the pages are told and when, when to
+//! ask for a Background Sync, which waiting entry a new operation on a record may merge into.
+//! The shell keeps one, and asks it before it acts.
+
+use crate::coalesce::Pushed;
+use crate::error::Error;
+use crate::intercept;
+use crate::protocol::{Event, Status};
+
+/// What a replay trigger (a `sync` event, a page's ask, an online answer) does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Trigger {
+    /// No replay runs: start one.
+    Start,
+    /// One runs: it runs once more before it settles, and the trigger waits for it.
+    Join,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    /// A replay is under way (waiting for the lock, or draining), and whether a trigger came
+    /// meanwhile.
+    replay: Option<Rerun>,
+    /// A drain is under way: the queue's head may be out.
+    syncing: bool,
+    last_sync_at: Option<f64>,
+    last_error: Option<String>,
+    /// The server refused the credentials: no replay until the page sets fresh headers.
+    held: bool,
+    /// Headers the page handed over for replays (e.g. `Authorization`); never written to storage.
+    replay_headers: Vec<(String, String)>,
+    /// (record key, its latest queued entry), in queue order; `None` until read from the queue.
+    /// A plain list: as long as the records waiting.
+    records: Option<Vec<(String, u64)>>,
+    /// Sends saved by coalescing since this worker started.
+    coalesced: u32,
+    /// Queue-first entries whose own request is out: a replay neither sends nor overtakes them.
+    in_flight: Vec<u64>,
+    /// A Background Sync is registered and has not fired: no need to ask again.
+    sync_requested: bool,
+    /// The server refused a batch: one request at a time for the rest of this worker's life.
+    batch_refused: bool,
+    /// Events told while a round of news is under way: they go in the next round.
+    outbox: Vec<Event>,
+    /// A round of news is under way; a status is owed after the events told since the last one.
+    telling: bool,
+    status_owed: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Rerun(bool);
+
+impl State {
+    pub fn status(&self, pending: u32, dead_letters: u32) -> Status {
+        Status {
+            pending,
+            syncing: self.syncing,
+            last_sync_at: self.last_sync_at,
+            last_error: self.last_error.clone(),
+            dead_letters,
+            auth_required: self.held,
+            coalesced: self.coalesced,
+        }
+    }
+
+    pub fn trigger(&mut self) -> Trigger {
+        match self.replay.as_mut() {
+            Some(rerun) => {
+                rerun.0 = true;
+                Trigger::Join
+            }
+            None => {
+                self.replay = Some(Rerun(false));
+                Trigger::Start
+            }
+        }
+    }
+
+    /// After one run of a replay: `true` to run once more (a trigger came meanwhile and the run
+    /// did not fail), else the replay is over.
+    pub fn run_again(&mut self, failed: bool) -> bool {
+        match self.replay {
+            Some(Rerun(true)) if !failed => {
+                self.replay = Some(Rerun(false));
+                true
+            }
+            _ => {
+                self.replay = None;
+                false
+            }
+        }
+    }
+
+    /// A run may drain the queue unless the queue is held; then it is syncing.
+    pub fn drain_starts(&mut self) -> bool {
+        if self.held {
+            return false;
+        }
+        self.syncing = true;
+        true
+    }
+
+    pub fn drain_ends(&mut self, result: &Result<Option<String>, Error>, now: f64) {
+        self.syncing = false;
+        match result {
+            Ok(last_error) => {
+                self.last_sync_at = Some(now);
+                self.last_error = last_error.clone();
+            }
+            Err(e) => self.last_error = Some(e.to_string()),
+        }
+    }
+
+    pub fn syncing(&self) -> bool {
+        self.syncing
+    }
+
+    /// The credentials were refused.
+    pub fn hold(&mut self) {
+        self.held = true;
+    }
+
+    /// Fresh headers from the page: they go with every later replay, and the hold is lifted.
+    pub fn set_replay_headers(&mut self, headers: Vec<(String, String)>) {
+        self.replay_headers = headers;
+        self.held = false;
+    }
+
+    pub fn replay_headers(&self) -> &[(String, String)] {
+        &self.replay_headers
+    }
+
+    pub fn refuse_batches(&mut self) {
+        self.batch_refused = true;
+    }
+
+    pub fn batch_refused(&self) -> bool {
+        self.batch_refused
+    }
+
+    /// Events for every page, in order; `true` when no round of news is under way, so the caller
+    /// starts one. A status always follows them.
+    pub fn tell(&mut self, events: Vec<Event>) -> bool {
+        self.outbox.extend(events);
+        self.status_owed = true;
+        !std::mem::replace(&mut self.telling, true)
+    }
+
+    /// The next round of news (the events told since the last one; a status follows), or `None`:
+    /// nothing is owed, and the rounds are over.
+    pub fn next_round(&mut self) -> Option<Vec<Event>> {
+        if std::mem::take(&mut self.status_owed) {
+            return Some(std::mem::take(&mut self.outbox));
+        }
+        self.telling = false;
+        None
+    }
+
+    /// Whether more news is owed after the round just sent (so the next one waits its turn).
+    pub fn news_owed(&self) -> bool {
+        self.status_owed
+    }
+
+    pub fn telling(&self) -> bool {
+        self.telling
+    }
+
+    /// `true` once per Background Sync registration: the first mutation of a burst asks, the
+    /// rest need not. Marked before the browser answers.
+    pub fn ask_for_sync(&mut self) -> bool {
+        !std::mem::replace(&mut self.sync_requested, true)
+    }
+
+    /// The browser refused the registration, or the `sync` event came: the next entry asks anew.
+    pub fn sync_used(&mut self) {
+        self.sync_requested = false;
+    }
+
+    /// Queue-first: the committed entry's own request goes now.
+    pub fn send_own(&mut self, id: u64, first_in_line: bool, online: bool) -> bool {
+        let now = intercept::send_now(first_in_line, self.syncing, online);
+        if now {
+            self.in_flight.push(id);
+        }
+        now
+    }
+
+    pub fn own_sent(&mut self, id: u64) {
+        self.in_flight.retain(|&out| out != id);
+    }
+
+    pub fn in_flight(&self) -> &[u64] {
+        &self.in_flight
+    }
+
+    pub fn records_known(&self) -> bool {
+        self.records.is_some()
+    }
+
+    pub fn know_records(&mut self, records: Vec<(String, u64)>) {
+        self.records = Some(records);
+    }
+
+    /// The waiting entry a new operation on `record` may merge into: its latest, and only while no
+    /// replay runs (it may be sending that very entry).
+    pub fn merge_target(&self, record: &str) -> Option<u64> {
+        if self.syncing {
+            return None;
+        }
+        let records = self.records.as_ref()?;
+        records.iter().rev().find(|(key, _)| key == record).map(|(_, id)| *id)
+    }
+
+    /// What became of an operation on `record`.
+    pub fn pushed(&mut self, record: &str, pushed: Pushed) {
+        match pushed {
+            Pushed::Merged(_) => self.coalesced += 1,
+            Pushed::Cancelled(_) => self.coalesced += 2,
+            Pushed::Added(_) => {}
+        }
+        let Some(records) = self.records.as_mut() else { return };
+        match pushed {
+            Pushed::Added(id) => {
+                // One pair per record, as in a map.
+                records.retain(|(key, _)| key != record);
+                records.push((record.to_owned(), id));
+            }
+            Pushed::Cancelled(_) => records.retain(|(key, _)| key != record),
+            Pushed::Merged(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trigger_during_a_replay_joins_it_and_makes_it_run_once_more() {
+        let mut s = State::default();
+        assert_eq!(s.trigger(), Trigger::Start);
+        assert_eq!(s.trigger(), Trigger::Join);
+        assert_eq!(s.trigger(), Trigger::Join);
+        assert!(s.run_again(false), "the joins ask for one more run");
+        assert!(!s.run_again(false), "and only one");
+        assert_eq!(s.trigger(), Trigger::Start, "the replay is over");
+        s.trigger();
+        assert!(!s.run_again(true), "a failed run is not run again");
+        assert_eq!(s.trigger(), Trigger::Start);
+    }
+
+    #[test]
+    fn a_held_queue_is_not_drained_until_fresh_headers_come() {
+        let mut s = State::default();
+        s.hold();
+        assert!(!s.drain_starts());
+        assert!(s.status(1, 0).auth_required);
+        s.set_replay_headers(vec![("Authorization".into(), "Bearer new".into())]);
+        assert!(s.drain_starts());
+        assert!(s.syncing() && s.status(1, 0).syncing);
+        assert_eq!(s.replay_headers()[0].1, "Bearer new");
+    }
+
+    #[test]
+    fn a_drain_leaves_its_time_and_problem_in_the_status() {
+        let mut s = State::default();
+        s.drain_starts();
+        s.drain_ends(&Ok(Some("HTTP 503 for POST u".into())), 5.0);
+        let st = s.status(2, 1);
+        assert_eq!((st.syncing, st.last_sync_at, st.last_error.as_deref(), st.pending, st.dead_letters), (false, Some(5.0), Some("HTTP 503 for POST u"), 2, 1));
+        s.drain_starts();
+        s.drain_ends(&Err(Error::Network("offline".into())), 9.0);
+        let st = s.status(2, 1);
+        assert_eq!((st.last_sync_at, st.last_error.as_deref()), (Some(5.0), Some("network error: offline")), "a failed drain keeps the last good time");
+    }
+
+    #[test]
+    fn news_goes_in_rounds_each_closed_by_a_status() {
+        let mut s = State::default();
+        let queued = || Event::Queued { id: 1, method: "POST".into(), url: "u".into(), pending: 1 };
+        assert!(s.tell(vec![queued()]), "the first tells start a round");
+        assert!(!s.tell(vec![queued()]), "later ones join it");
+        assert_eq!(s.next_round().map(|e| e.len()), Some(2));
+        assert!(!s.news_owed());
+        assert!(!s.tell(Vec::new()), "a status alone, while the round is under way");
+        assert!(s.news_owed());
+        assert_eq!(s.next_round(), Some(Vec::new()));
+        assert_eq!(s.next_round(), None);
+        assert!(!s.telling());
+        assert!(s.tell(Vec::new()), "a new round after the last ended");
+    }
+
+    #[test]
+    fn background_sync_is_asked_once_per_registration() {
+        let mut s = State::default();
+        assert!(s.ask_for_sync());
+        assert!(!s.ask_for_sync(), "the rest of the burst need not ask");
+        s.sync_used();
+        assert!(s.ask_for_sync());
+    }
+
+    #[test]
+    fn a_queue_first_request_out_is_known_until_it_is_answered() {
+        let mut s = State::default();
+        assert!(!s.send_own(3, false, true), "behind earlier entries it waits");
+        assert!(s.send_own(4, true, true));
+        assert_eq!(s.in_flight(), [4]);
+        s.own_sent(4);
+        assert!(s.in_flight().is_empty());
+        s.drain_starts();
+        assert!(!s.send_own(5, true, true), "a replay under way sends it in its turn");
+    }
+
+    #[test]
+    fn merges_go_into_the_latest_entry_on_a_record_and_never_during_a_replay() {
+        let mut s = State::default();
+        assert_eq!(s.merge_target("tasks/1"), None, "unknown until read");
+        s.know_records(vec![("tasks/1".into(), 3), ("tasks/2".into(), 4)]);
+        assert_eq!(s.merge_target("tasks/1"), Some(3));
+        s.pushed("tasks/1", Pushed::Added(7));
+        assert_eq!(s.merge_target("tasks/1"), Some(7));
+        s.pushed("tasks/1", Pushed::Merged(7));
+        s.pushed("tasks/2", Pushed::Cancelled(4));
+        assert_eq!(s.merge_target("tasks/2"), None);
+        assert_eq!(s.status(0, 0).coalesced, 3, "a merge saves one send, a cancel two");
+        s.drain_starts();
+        assert_eq!(s.merge_target("tasks/1"), None);
+    }
+}
