@@ -2,6 +2,7 @@
 //!
 //! A bad value never stops the worker: it is reported (naming the option) and the default is kept.
 
+use crate::protocol;
 use serde_json::Value;
 use std::fmt;
 
@@ -193,7 +194,7 @@ impl Config {
                 }
                 Err(_) => parse_prefixes(&raw).map(|p| self.coalesce = p),
             },
-            _ => Err(format!("is not a known option (known: {})", KNOWN.join(", "))),
+            _ => Err(format!("is not a known option (known: {})", known_options())),
         };
         if let Err(reason) = result {
             errors.push(OptionError { option: name.to_owned(), reason });
@@ -208,6 +209,18 @@ impl Config {
         self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
             && self.prefixes.iter().any(|p| path.starts_with(p.as_str()))
     }
+}
+
+/// `KNOWN`, comma-separated (a loop: `join`'s generic code is large for this one message).
+fn known_options() -> String {
+    let mut list = String::new();
+    for name in KNOWN {
+        if !list.is_empty() {
+            list.push_str(", ");
+        }
+        list.push_str(name);
+    }
+    list
 }
 
 /// The path of `url` when it belongs to `origin` (both as the browser serialises them).
@@ -225,9 +238,10 @@ fn strings<'a>(raw: &'a Raw<'a>) -> Result<Vec<&'a str>, String> {
         Raw::Json(Value::String(s)) => Ok(vec![s.as_str()]),
         Raw::Json(Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().ok_or_else(|| format!("must hold strings, found {v}")))
+            .map(|v| v.as_str().ok_or_else(|| format!("must hold strings, found {}", protocol::to_json(v))))
             .collect(),
-        Raw::Json(other) => Err(format!("must be a string or an array of strings, found {other}")),
+        // Quoted as JSON, by the one writer the worker has.
+        Raw::Json(other) => Err(format!("must be a string or an array of strings, found {}", protocol::to_json(other))),
     }
 }
 

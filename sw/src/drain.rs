@@ -76,9 +76,9 @@ enum Phase {
     Done,
 }
 
-pub struct Drain {
-    config: Config,
-    origin: String,
+pub struct Drain<'w> {
+    config: &'w Config,
+    origin: &'w str,
     batch_refused: bool,
     held: bool,
     run: Run,
@@ -90,10 +90,10 @@ pub struct Drain {
     stop: Option<Error>,
 }
 
-impl Drain {
+impl<'w> Drain<'w> {
     /// A run under the worker's options, for the worker at `origin`; `batch_refused`: an earlier
     /// run found the batch endpoint missing.
-    pub fn new(config: Config, origin: String, batch_refused: bool) -> Drain {
+    pub fn new(config: &'w Config, origin: &'w str, batch_refused: bool) -> Drain<'w> {
         Drain { config, origin, batch_refused, held: false, run: Run::default(), window: Vec::new(), phase: Phase::Read, out: VecDeque::new(), stop: None }
     }
 
@@ -113,7 +113,7 @@ impl Drain {
     }
 
     fn mode(&self) -> Mode {
-        Mode::of(&self.config, self.batch_refused)
+        Mode::of(self.config, self.batch_refused)
     }
 
     fn finish(&mut self, result: Result<Option<String>, Error>) {
@@ -194,7 +194,7 @@ impl Drain {
                 // The head, then the ready entries right after it that can travel with it.
                 let taken = batch::gather(self.window.iter().zip(&texts).enumerate().map(|(i, (e, text_len))| {
                     let ready = i == 0 || (e.next_attempt_at.is_none_or(|at| at <= now) && !is_busy(e));
-                    text_len.filter(|_| ready && batch::same_origin(e, &self.origin))
+                    text_len.filter(|_| ready && batch::same_origin(e, self.origin))
                 }));
                 let ids: Vec<u64> = self.window.iter().take(taken).filter_map(|e| e.id).collect();
                 if taken > 1 {
@@ -365,8 +365,8 @@ mod tests {
 
     const ORIGIN: &str = "https://app.example";
 
-    fn new(config: Config) -> Drain {
-        Drain::new(config, ORIGIN.into(), false)
+    fn new(config: &Config) -> Drain<'_> {
+        Drain::new(config, ORIGIN, false)
     }
 
     fn entry(id: u64, url: &str) -> Entry {
@@ -387,7 +387,8 @@ mod tests {
 
     #[test]
     fn an_empty_queue_ends_the_run_at_once() {
-        let mut d = new(Config::default());
+        let config = Config::default();
+        let mut d = new(&config);
         assert_eq!(d.poll(), Some(Command::ReadHead { limit: 1, texts: false }));
         assert_eq!(d.poll(), None, "waits for the window");
         d.window(Vec::new(), 2_000.0);
@@ -396,7 +397,8 @@ mod tests {
 
     #[test]
     fn a_delivered_entry_is_removed_and_told_then_the_head_is_read_again() {
-        let mut d = new(Config::default());
+        let config = Config::default();
+        let mut d = new(&config);
         d.poll();
         d.window(vec![head(1), head(2)], 2_000.0);
         assert_eq!(drain_all(&mut d), [Command::Send(vec![1])], "one at a time by default");
@@ -409,7 +411,8 @@ mod tests {
 
     #[test]
     fn three_network_failures_in_a_row_end_the_run_with_the_entry_kept() {
-        let mut d = new(Config::default());
+        let config = Config::default();
+        let mut d = new(&config);
         assert_eq!(d.poll(), Some(Command::ReadHead { limit: 1, texts: false }));
         for n in 1..=3 {
             d.window(vec![head(1)], 2_000.0);
@@ -428,7 +431,8 @@ mod tests {
 
     #[test]
     fn unreadable_and_expired_records_are_cleared_before_anything_is_sent() {
-        let mut d = new(Config::default());
+        let config = Config::default();
+        let mut d = new(&config);
         d.poll();
         let mut old = head(2);
         if let Ok(e) = old.record.as_mut() {
@@ -446,7 +450,7 @@ mod tests {
     fn with_a_batch_endpoint_the_head_and_what_can_follow_go_together() {
         let mut config = Config::default();
         config.batch_url = Some("/api/_batch".into());
-        let mut d = new(config);
+        let mut d = new(&config);
         assert_eq!(d.poll(), Some(Command::ReadHead { limit: 50, texts: true }));
         let mut binary = head(3);
         binary.text_len = None;
@@ -464,7 +468,7 @@ mod tests {
     fn a_server_without_the_batch_endpoint_makes_the_run_go_one_by_one() {
         let mut config = Config::default();
         config.batch_url = Some("/api/_batch".into());
-        let mut d = new(config);
+        let mut d = new(&config);
         d.poll();
         d.window(vec![head(1), head(2)], 2_000.0);
         drain_all(&mut d);
@@ -476,7 +480,8 @@ mod tests {
 
     #[test]
     fn refused_credentials_hold_the_queue_and_end_the_run() {
-        let mut d = new(Config::default());
+        let config = Config::default();
+        let mut d = new(&config);
         d.poll();
         d.window(vec![head(1), head(2)], 2_000.0);
         drain_all(&mut d);

@@ -257,7 +257,8 @@ impl Sim {
 
     /// One replay run by a worker with `memory`, until it ends, is killed, or storage fails.
     fn run(&mut self, memory: &mut Memory) -> End {
-        let mut drain = Drain::new(self.config.clone(), ORIGIN.into(), memory.batch_refused);
+        let config = self.config.clone();
+        let mut drain = Drain::new(&config, ORIGIN, memory.batch_refused);
         for _ in 0..100_000 {
             if self.killed() {
                 return End::Killed;

@@ -316,8 +316,8 @@ impl Queue {
     pub async fn discard(&self, id: u64) -> Result<(), Error> {
         let tx = self.write(&[DEAD])?;
         let dead = tx.object_store(DEAD).map_err(storage)?;
-        let exists = dead.count().with_query::<f64, _>(id as f64).primitive().map_err(storage)?.await.map_err(storage)?;
-        if exists == 0 {
+        let found: Option<JsValue> = dead.get::<JsValue, f64, _>(id as f64).primitive().map_err(storage)?.await.map_err(storage)?;
+        if found.is_none() {
             return Err(Error::Record(RecordError(format!("there is no dead letter {id}"))));
         }
         dead.delete(id as f64).primitive().map_err(storage)?;

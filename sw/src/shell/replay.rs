@@ -83,7 +83,7 @@ async fn run(worker: &Worker) -> Result<(), Error> {
 /// Carries out a run (`drain`): it reads the head of the queue, sends, writes and tells the pages
 /// as the run says, and reports back what came of each step; `Ok` holds the last problem seen.
 async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> {
-    let mut run = Drain::new(worker.config.clone(), worker.origin.clone(), worker.state.borrow().batch_refused());
+    let mut run = Drain::new(&worker.config, &worker.origin, worker.state.borrow().batch_refused());
     // What the last read found, by queue id: bodies to send and rewrite, raw records to bury.
     let mut bodies: Vec<(u64, Option<ArrayBuffer>)> = Vec::new();
     let mut raws: Vec<(u64, JsValue)> = Vec::new();
@@ -175,7 +175,7 @@ async fn send_one(worker: &Worker, entry: &Entry, body: Option<&ArrayBuffer>) ->
 }
 
 /// Sends the named entries in one request to the batch endpoint.
-async fn send_batch(worker: &Worker, run: &Drain, ids: &[u64], bodies: &[(u64, Option<ArrayBuffer>)]) -> Result<BatchSent, Error> {
+async fn send_batch(worker: &Worker, run: &Drain<'_>, ids: &[u64], bodies: &[(u64, Option<ArrayBuffer>)]) -> Result<BatchSent, Error> {
     let texts: Vec<(&Entry, String)> = ids
         .iter()
         .filter_map(|&id| {
