@@ -4,6 +4,7 @@
 //! the delete. Anything else is left alone. Merged bodies keep the waiting body's member order,
 //! new members after it.
 
+use crate::entry::Entry;
 use serde_json::{Map, Value};
 
 /// The record an operation is about: `/api/{collection}/{id}`, or a POST to `/api/{collection}`
@@ -87,6 +88,39 @@ pub fn merge(waiting: &Op, new: &Op) -> Merge {
             _ => Merge::Separate,
         },
         _ => Merge::Separate,
+    }
+}
+
+/// What a new operation does to the waiting entry it was offered to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fold {
+    /// Queued as its own entry, after the waiting one.
+    Separate,
+    /// The waiting entry becomes this (same id, same place in line); the new one is not queued.
+    Into { entry: Entry, body: Vec<u8> },
+    /// A create and its delete: the waiting entry goes, and nothing is sent.
+    Cancel,
+}
+
+/// Offers `new` to `waiting`, the latest entry queued on its record as read now (in the same
+/// transaction as the write that follows): gone, or no longer on that record, it is left alone.
+pub fn fold(waiting: Option<(&Entry, Vec<u8>)>, new: &Entry, new_body: &[u8]) -> Fold {
+    let Some((waiting, waiting_body)) = waiting.filter(|(w, _)| w.record.is_some() && w.record == new.record) else {
+        return Fold::Separate;
+    };
+    let old = Op { method: waiting.method.clone(), unsent: waiting.attempts == 0, body: waiting_body };
+    match merge(&old, &Op { method: new.method.clone(), unsent: true, body: new_body.to_vec() }) {
+        Merge::Separate => Fold::Separate,
+        Merge::Cancel => Fold::Cancel,
+        Merge::Into { method, body, take_new_headers } => {
+            let mut entry = waiting.clone();
+            entry.method = method;
+            if take_new_headers {
+                entry.headers = new.headers.clone();
+                entry.idempotency_key = new.idempotency_key.clone();
+            }
+            Fold::Into { entry, body }
+        }
     }
 }
 
@@ -209,6 +243,36 @@ mod tests {
         assert_eq!(text(&m), r#"{"title":"b","done":true,"id":"7"}"#);
         let m = merge(&op("POST", json(r#"{"title": "a", "id": "7", "n": 1.50}"#)), &op("PATCH", json(r#"{"title": null, "n": 2}"#)));
         assert_eq!(text(&m), r#"{"id":"7","n":2}"#);
+    }
+
+    #[test]
+    fn an_operation_folds_into_the_waiting_entry_only_on_the_same_record() {
+        let entry = |method: &str, record: Option<&str>, key: &str, attempts: u32| {
+            let mut e = Entry::from_json(r#"{"method":"POST","url":"u","headers":[],"idempotencyKey":"k","queuedAt":1}"#).unwrap();
+            (e.method, e.record, e.idempotency_key, e.attempts, e.id) = (method.into(), record.map(Into::into), key.into(), attempts, Some(4));
+            e.headers = vec![("idempotency-key".into(), key.into())];
+            e
+        };
+        let create = entry("POST", Some("tasks/7"), "k1", 0);
+        let body = br#"{"id":"7","title":"a"}"#.to_vec();
+        let patch = entry("PATCH", Some("tasks/7"), "k2", 0);
+        match fold(Some((&create, body.clone())), &patch, br#"{"done":true}"#) {
+            Fold::Into { entry, body } => {
+                assert_eq!((entry.id, entry.method.as_str(), entry.idempotency_key.as_str()), (Some(4), "POST", "k1"), "the create keeps its key");
+                assert_eq!(body, br#"{"id":"7","title":"a","done":true}"#);
+            }
+            other => panic!("expected a fold, got {other:?}"),
+        }
+        let put = entry("PUT", Some("tasks/7"), "k3", 0);
+        match fold(Some((&entry("PATCH", Some("tasks/7"), "k2", 0), b"{}".to_vec())), &put, b"{}") {
+            Fold::Into { entry, .. } => assert_eq!((entry.method.as_str(), entry.idempotency_key.as_str(), entry.headers[0].1.as_str()), ("PUT", "k3", "k3"), "a replacement takes the new key and headers"),
+            other => panic!("expected a fold, got {other:?}"),
+        }
+        assert_eq!(fold(Some((&create, body.clone())), &entry("DELETE", Some("tasks/7"), "k4", 0), b""), Fold::Cancel);
+        assert_eq!(fold(Some((&create, body.clone())), &entry("DELETE", Some("tasks/8"), "k4", 0), b""), Fold::Separate, "another record");
+        assert_eq!(fold(Some((&entry("POST", Some("tasks/7"), "k1", 1), body.clone())), &patch, b"{}"), Fold::Separate, "it was sent");
+        assert_eq!(fold(None, &patch, b"{}"), Fold::Separate, "it is gone");
+        assert_eq!(fold(Some((&entry("POST", None, "k1", 0), body)), &entry("PATCH", None, "k2", 0), b"{}"), Fold::Separate, "no record at all");
     }
 
     #[test]

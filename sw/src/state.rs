@@ -30,9 +30,11 @@ pub struct State {
     held: bool,
     /// Headers the page handed over for replays (e.g. `Authorization`); never written to storage.
     replay_headers: Vec<(String, String)>,
-    /// (record key, its latest queued entry), in queue order; `None` until read from the queue.
-    /// A plain list: as long as the records waiting.
-    records: Option<Vec<(String, u64)>>,
+    /// (record key, its latest queued entry) for the entries this worker queued since its last
+    /// replay, in queue order: the only ones it knows were never sent. An entry read from the
+    /// queue may have been sent by a run whose worker died before it could note the attempt, so
+    /// it is never merged into. A plain list: as long as the records waiting.
+    records: Vec<(String, u64)>,
     /// Sends saved by coalescing since this worker started.
     coalesced: u32,
     /// Queue-first entries whose own request is out: a replay neither sends nor overtakes them.
@@ -92,12 +94,14 @@ impl State {
         }
     }
 
-    /// A run may drain the queue unless the queue is held; then it is syncing.
+    /// A run may drain the queue unless the queue is held; then it is syncing, and from now on
+    /// any entry waiting may have been sent: none is a merge target any more.
     pub fn drain_starts(&mut self) -> bool {
         if self.held {
             return false;
         }
         self.syncing = true;
+        self.records.clear();
         true
     }
 
@@ -194,22 +198,13 @@ impl State {
         &self.in_flight
     }
 
-    pub fn records_known(&self) -> bool {
-        self.records.is_some()
-    }
-
-    pub fn know_records(&mut self, records: Vec<(String, u64)>) {
-        self.records = Some(records);
-    }
-
-    /// The waiting entry a new operation on `record` may merge into: its latest, and only while no
-    /// replay runs (it may be sending that very entry).
+    /// The waiting entry a new operation on `record` may merge into: its latest, when this worker
+    /// queued it since its last replay, and only while no replay runs (it may be sending it).
     pub fn merge_target(&self, record: &str) -> Option<u64> {
         if self.syncing {
             return None;
         }
-        let records = self.records.as_ref()?;
-        records.iter().rev().find(|(key, _)| key == record).map(|(_, id)| *id)
+        self.records.iter().rev().find(|(key, _)| key == record).map(|(_, id)| *id)
     }
 
     /// What became of an operation on `record`.
@@ -219,8 +214,10 @@ impl State {
             Pushed::Cancelled(_) => self.coalesced += 2,
             Pushed::Added(_) => {}
         }
-        let Some(records) = self.records.as_mut() else { return };
+        let records = &mut self.records;
         match pushed {
+            // Queued while a replay runs, it may be sent at any moment: no merge target.
+            Pushed::Added(_) if self.syncing => records.retain(|(key, _)| key != record),
             Pushed::Added(id) => {
                 // One pair per record, as in a map.
                 records.retain(|(key, _)| key != record);
@@ -313,18 +310,24 @@ mod tests {
     }
 
     #[test]
-    fn merges_go_into_the_latest_entry_on_a_record_and_never_during_a_replay() {
+    fn merges_go_into_the_latest_entry_this_worker_queued_since_its_last_replay() {
         let mut s = State::default();
-        assert_eq!(s.merge_target("tasks/1"), None, "unknown until read");
-        s.know_records(vec![("tasks/1".into(), 3), ("tasks/2".into(), 4)]);
+        assert_eq!(s.merge_target("tasks/1"), None, "what a worker finds queued when it starts may have been sent");
+        s.pushed("tasks/1", Pushed::Added(3));
+        s.pushed("tasks/2", Pushed::Added(4));
         assert_eq!(s.merge_target("tasks/1"), Some(3));
         s.pushed("tasks/1", Pushed::Added(7));
-        assert_eq!(s.merge_target("tasks/1"), Some(7));
+        assert_eq!(s.merge_target("tasks/1"), Some(7), "the latest");
         s.pushed("tasks/1", Pushed::Merged(7));
         s.pushed("tasks/2", Pushed::Cancelled(4));
         assert_eq!(s.merge_target("tasks/2"), None);
         assert_eq!(s.status(0, 0).coalesced, 3, "a merge saves one send, a cancel two");
         s.drain_starts();
-        assert_eq!(s.merge_target("tasks/1"), None);
+        assert_eq!(s.merge_target("tasks/1"), None, "during a replay");
+        s.pushed("tasks/1", Pushed::Added(9));
+        s.drain_ends(&Ok(None), 1.0);
+        assert_eq!(s.merge_target("tasks/1"), None, "neither what a replay may have sent, nor what came while it ran");
+        s.pushed("tasks/1", Pushed::Added(10));
+        assert_eq!(s.merge_target("tasks/1"), Some(10));
     }
 }

@@ -4,15 +4,23 @@
 //! drop everything but what was written, with two workers (an old one and its update) taking
 //! turns at the one queue, as the replay lock makes them. All of it is drawn from one seed.
 //!
+//! A second scenario has the page go on writing while the replay runs: each mutation is offered
+//! to the queue as the worker does (`coalesce::record_key`, `State::merge_target`,
+//! `coalesce::fold`), and the server's records must end as if every mutation that was answered
+//! had been applied once, in order.
+//!
 //! `OFFLINE_SYNC_SIM_SEEDS=N` runs N seeds (2000 by default); `OFFLINE_SYNC_SIM_SEED=S` runs seed
 //! S alone, as a failure prints it.
 
+use offline_sync::coalesce::{self, Fold, Pushed};
 use offline_sync::config::Config;
 use offline_sync::dead_letter::DeadLetter;
 use offline_sync::drain::{BatchSent, Command, Drain, Head};
 use offline_sync::entry::Entry;
 use offline_sync::error::Error;
 use offline_sync::outcome::Attempt;
+use offline_sync::state::State;
+use serde_json::Value;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -41,6 +49,8 @@ struct Mutation {
 /// What the server saw and did.
 #[derive(Default)]
 struct Server {
+    /// The records, by `collection/id`, as the mutations applied left them.
+    records: BTreeMap<String, Value>,
     /// Key → (time applied, answer status) of the first application.
     applied: BTreeMap<String, f64>,
     /// Keys in the order they were first applied.
@@ -52,7 +62,8 @@ struct Server {
 
 impl Server {
     /// One request arriving: its status.
-    fn arrive(&mut self, key: &str, fate: Fate, now: f64) -> (u16, Option<String>) {
+    fn arrive(&mut self, entry: &Entry, body: &[u8], fate: Fate, now: f64) -> (u16, Option<String>) {
+        let key = entry.idempotency_key.as_str();
         let seen = self.arrivals.entry(key.to_owned()).or_insert(0);
         *seen += 1;
         if self.applied.contains_key(key) {
@@ -64,6 +75,9 @@ impl Server {
             _ => {
                 self.applied.insert(key.to_owned(), now);
                 self.order.push(key.to_owned());
+                if let Some(record) = &entry.record {
+                    apply(&mut self.records, record, &entry.method, body);
+                }
                 (201, None)
             }
         }
@@ -82,12 +96,31 @@ struct Stats {
     storage_faults: u64,
     batches: u64,
     given_up: u64,
+    /// Writes that folded into a waiting entry, or cancelled one.
+    folded: u64,
+}
+
+/// A mutation's effect on the records, as a server applies one: a create of a new record, a
+/// replacement or merge patch of a live one, a delete.
+fn apply(records: &mut BTreeMap<String, Value>, record: &str, method: &str, body: &[u8]) {
+    let body = || serde_json::from_slice(body).unwrap_or(Value::Null);
+    match method {
+        "POST" if !records.contains_key(record) => drop(records.insert(record.to_owned(), body())),
+        "PUT" if records.contains_key(record) => drop(records.insert(record.to_owned(), body())),
+        "PATCH" => {
+            if let Some(current) = records.get_mut(record) {
+                json_patch::merge(current, &body());
+            }
+        }
+        "DELETE" => drop(records.remove(record)),
+        _ => {}
+    }
 }
 
 /// What one worker keeps in memory across its runs (and loses when killed).
 #[derive(Default)]
 struct Memory {
-    batch_refused: bool,
+    state: State,
 }
 
 enum End {
@@ -102,8 +135,18 @@ struct Sim {
     now: f64,
     config: Config,
     mutations: Vec<Mutation>,
-    /// The queue as IndexedDB holds it: id → entry (bodies stay in `mutations`).
+    /// The queue as IndexedDB holds it: id → entry, and each entry's body.
     queue: BTreeMap<u64, Entry>,
+    bodies: BTreeMap<u64, Vec<u8>>,
+    fates: BTreeMap<String, Fate>,
+    next_id: u64,
+    /// The page goes on writing while the network is out.
+    writing: bool,
+    /// What the page wrote and was answered 202 for, in order: (record, method, body).
+    answered: Vec<(String, String, Vec<u8>)>,
+    /// The records the page believes exist (it writes only to those, or creates new ones).
+    live: Vec<String>,
+    written: u64,
     dead: BTreeMap<u64, DeadLetter>,
     server: Server,
     /// Keys whose entry was removed from the queue, and when.
@@ -165,13 +208,22 @@ impl Sim {
             mutations.push(Mutation { entry, body, fate });
         }
         let queue = mutations.iter().enumerate().map(|(i, m)| (i as u64 + 1, m.entry.clone())).collect();
+        let bodies = mutations.iter().enumerate().map(|(i, m)| (i as u64 + 1, m.body.clone())).collect();
+        let fates = mutations.iter().map(|m| (m.entry.idempotency_key.clone(), m.fate)).collect();
         let server = Server { batches: rng.random_bool(0.8), ..Server::default() };
         Sim {
             seed,
             now,
             config,
+            next_id: mutations.len() as u64 + 1,
             mutations,
             queue,
+            bodies,
+            fates,
+            writing: false,
+            answered: Vec::new(),
+            live: Vec::new(),
+            written: 0,
             dead: BTreeMap::new(),
             server,
             removed_at: BTreeMap::new(),
@@ -188,8 +240,100 @@ impl Sim {
         panic!("seed {}: {what}\n  rerun alone: OFFLINE_SYNC_SIM_SEED={} cargo test -p offline-sync --test simulation", self.seed, self.seed)
     }
 
-    fn mutation(&self, id: u64) -> &Mutation {
-        &self.mutations[id as usize - 1]
+    fn fate(&self, key: &str) -> Fate {
+        self.fates.get(key).copied().unwrap_or(Fate::Accepted)
+    }
+
+    fn bodies_sent(&self, entry: &Entry) -> Vec<u8> {
+        entry.id.and_then(|id| self.bodies.get(&id)).cloned().unwrap_or_default()
+    }
+
+    /// The page writes one mutation, and the worker keeps it as it does when the network is
+    /// out: on the latest waiting entry on its record where it may fold, else on its own.
+    fn write(&mut self, memory: &mut Memory) {
+        self.written += 1;
+        let n = self.written;
+        let existing = (!self.live.is_empty()).then(|| self.live[self.rng.random_range(0..self.live.len())].clone());
+        let (method, record_id, body) = match (self.rng.random_range(0..5), existing) {
+            (0, _) | (_, None) => ("POST", format!("c{n}"), None),
+            (1, Some(id)) => ("PUT", id, None),
+            (2 | 3, Some(id)) => ("PATCH", id, None),
+            (_, Some(id)) => ("DELETE", id, Some(Vec::new())),
+        };
+        let body = body.unwrap_or_else(|| self.change(method, &record_id).to_string().into_bytes());
+        let path = if method == "POST" { "/api/tasks".to_owned() } else { format!("/api/tasks/{record_id}") };
+        let record = coalesce::record_key(&self.config.coalesce, method, &path, &body);
+        let key = format!("write-{n}");
+        let entry = Entry {
+            id: None,
+            method: method.into(),
+            url: format!("{ORIGIN}{path}"),
+            headers: vec![("idempotency-key".into(), key.clone())],
+            idempotency_key: key,
+            record: record.clone(),
+            credentials: Some("same-origin".into()),
+            queued_at: self.now,
+            attempts: 0,
+            refusals: 0,
+            next_attempt_at: None,
+            last_error: Some("network error: offline".into()),
+            last_status: None,
+        };
+        if self.storage_fails() {
+            return; // 507: the page knows it was not kept.
+        }
+        let Some(record) = record else { self.fail(&format!("{method} {path} has no record")) };
+        let target = memory.state.merge_target(&record);
+        let waiting = target.and_then(|id| Some((self.queue.get(&id)?, self.bodies.get(&id)?.clone())));
+        let pushed = match coalesce::fold(waiting, &entry, &body) {
+            Fold::Separate => {
+                let id = self.next_id;
+                self.next_id += 1;
+                self.queue.insert(id, Entry { id: Some(id), ..entry.clone() });
+                self.bodies.insert(id, body.clone());
+                Pushed::Added(id)
+            }
+            Fold::Into { entry: folded, body: merged } => {
+                let id = target.unwrap_or_else(|| self.fail("a fold with no target"));
+                self.queue.insert(id, Entry { id: Some(id), ..folded });
+                self.bodies.insert(id, merged);
+                Pushed::Merged(id)
+            }
+            Fold::Cancel => {
+                let id = target.unwrap_or_else(|| self.fail("a cancel with no target"));
+                self.queue.remove(&id);
+                self.bodies.remove(&id);
+                Pushed::Cancelled(id)
+            }
+        };
+        memory.state.pushed(&record, pushed);
+        match method {
+            "POST" => self.live.push(record_id),
+            "DELETE" => self.live.retain(|l| *l != record_id),
+            _ => {}
+        }
+        self.answered.push((record, method.into(), body));
+    }
+
+    /// A random change to a record: a whole body for a create or replacement, a merge patch
+    /// (with deletions) otherwise.
+    fn change(&mut self, method: &str, id: &str) -> Value {
+        let whole = method != "PATCH";
+        let mut body = serde_json::Map::new();
+        if whole {
+            body.insert("id".into(), Value::from(id));
+        }
+        for field in ["title", "done", "tags"] {
+            match self.rng.random_range(0..4) {
+                0 => {}
+                1 if !whole => drop(body.insert(field.into(), Value::Null)),
+                _ => drop(body.insert(field.into(), Value::from(self.rng.random_range(0..5)))),
+            }
+        }
+        if self.rng.random_bool(0.3) {
+            body.insert("meta".into(), serde_json::json!({ "a": self.rng.random_range(0..3), "b": if self.rng.random_bool(0.5) { Value::Null } else { Value::from(1) } }));
+        }
+        Value::Object(body)
     }
 
     fn storage_fails(&mut self) -> bool {
@@ -204,8 +348,8 @@ impl Sim {
         if self.rng.random_bool(self.fail_rate) {
             return (Attempt::NetworkError("TypeError: Failed to fetch".into()), Vec::new());
         }
-        let fate = self.mutations.iter().find(|m| m.entry.idempotency_key == entry.idempotency_key).map(|m| m.fate).unwrap_or(Fate::Accepted);
-        let (status, retry_after) = self.server.arrive(&entry.idempotency_key, fate, self.now);
+        let fate = self.fate(&entry.idempotency_key);
+        let (status, retry_after) = self.server.arrive(entry, &self.bodies_sent(entry), fate, self.now);
         if self.rng.random_bool(self.lose_rate) {
             return (Attempt::NetworkError("the connection was reset".into()), Vec::new());
         }
@@ -235,8 +379,8 @@ impl Sim {
         }
         let mut results = Vec::new();
         for e in entries {
-            let fate = self.mutations.iter().find(|m| m.entry.idempotency_key == e.idempotency_key).map(|m| m.fate).unwrap_or(Fate::Accepted);
-            let (status, retry_after) = self.server.arrive(&e.idempotency_key, fate, self.now);
+            let fate = self.fate(&e.idempotency_key);
+            let (status, retry_after) = self.server.arrive(e, &self.bodies_sent(e), fate, self.now);
             let headers = retry_after.map(|r| vec![("Retry-After".to_owned(), r)]).unwrap_or_default();
             results.push(serde_json::json!({ "status": status, "headers": headers, "body": "{}" }));
             if !(200..300).contains(&status) {
@@ -258,10 +402,26 @@ impl Sim {
     /// One replay run by a worker with `memory`, until it ends, is killed, or storage fails.
     fn run(&mut self, memory: &mut Memory) -> End {
         let config = self.config.clone();
-        let mut drain = Drain::new(&config, ORIGIN, memory.batch_refused);
+        let mut drain = Drain::new(&config, ORIGIN, memory.state.batch_refused());
+        if !memory.state.drain_starts() {
+            self.fail("a hold, though no server here refuses credentials");
+        }
+        let end = self.drive(&mut drain, memory);
+        if let End::Finished(result) = &end {
+            memory.state.drain_ends(result, self.now);
+        }
+        end
+    }
+
+    /// Carries out the run's commands, as the shell does, with faults, kills and (when the page
+    /// writes) new mutations between them.
+    fn drive(&mut self, drain: &mut Drain<'_>, memory: &mut Memory) -> End {
         for _ in 0..100_000 {
             if self.killed() {
                 return End::Killed;
+            }
+            if self.writing && self.rng.random_bool(0.2) {
+                self.write(memory);
             }
             let Some(command) = drain.poll() else { self.fail("the run stalled: no command and no report owed") };
             match command {
@@ -274,7 +434,7 @@ impl Sim {
                         .iter()
                         .take(limit as usize)
                         .map(|(&id, entry)| {
-                            let body = &self.mutation(id).body;
+                            let body = &self.bodies[&id];
                             let text_len = texts.then(|| std::str::from_utf8(body).ok().map(str::len)).flatten();
                             Head { id, record: Ok(entry.clone()), text_len, busy: false }
                         })
@@ -343,7 +503,7 @@ impl Sim {
                     let random = self.rng.random::<f64>();
                     drain.batch_sent(sent, self.now, random);
                 }
-                Command::RefuseBatches => memory.batch_refused = true,
+                Command::RefuseBatches => memory.state.refuse_batches(),
                 Command::Hold => self.fail("a hold, though no server here refuses credentials"),
                 Command::Tell(_) | Command::Warn(_) => {}
                 Command::Sleep(ms) => self.now += ms,
@@ -357,6 +517,11 @@ impl Sim {
     fn outage(&mut self, workers: &mut [Memory; 2]) {
         for _ in 0..self.rng.random_range(1..=12) {
             let w = self.rng.random_range(0..2);
+            if self.writing {
+                for _ in 0..self.rng.random_range(0..6) {
+                    self.write(&mut workers[w]);
+                }
+            }
             if let End::Killed = self.run(&mut workers[w]) {
                 workers[w] = Memory::default();
             }
@@ -367,6 +532,7 @@ impl Sim {
     /// The network is back: runs until one ends well with nothing left.
     fn recover(&mut self, workers: &mut [Memory; 2]) {
         (self.fail_rate, self.lose_rate, self.kill_rate, self.storage_fault_rate) = (0.0, 0.0, 0.0, 0.0);
+        self.writing = false;
         for _ in 0..500 {
             let w = self.rng.random_range(0..2);
             match self.run(&mut workers[w]) {
@@ -437,40 +603,92 @@ impl Sim {
     }
 }
 
-fn simulate(seed: u64, total: &mut Stats) {
+/// The page's writes during the outage: nothing is refused for good, nothing expires; every
+/// mutation answered 202 must reach the records, as if applied once each, in order.
+fn page_writing(seed: u64) -> Sim {
     let mut sim = Sim::new(seed);
+    sim.config.max_retention_ms = Config::default().max_retention_ms;
+    sim.queue.clear();
+    sim.bodies.clear();
+    sim.fates.clear();
+    sim.mutations.clear();
+    sim.next_id = 1;
+    sim.writing = true;
+    sim
+}
+
+impl Sim {
+    fn check_writes(&self) {
+        if !self.dead.is_empty() {
+            self.fail(&format!("{} dead letters, though nothing was refused for good", self.dead.len()));
+        }
+        let mut expected = BTreeMap::new();
+        for (record, method, body) in &self.answered {
+            apply(&mut expected, record, method, body);
+        }
+        if expected != self.server.records {
+            self.fail(&format!("the server's records are not those the page wrote:\n  written {expected:?}\n  applied {:?}", self.server.records));
+        }
+    }
+}
+
+fn simulate(seed: u64, total: &mut Stats, writing: bool) {
+    let mut sim = if writing { page_writing(seed) } else { Sim::new(seed) };
     let mut workers = [Memory::default(), Memory::default()];
     sim.outage(&mut workers);
     sim.recover(&mut workers);
-    sim.check();
+    if writing {
+        sim.check_writes();
+    } else {
+        sim.check();
+    }
     let s = &sim.stats;
-    total.mutations += sim.mutations.len() as u64;
+    total.mutations += sim.mutations.len() as u64 + sim.answered.len() as u64;
     total.applied += sim.server.order.len() as u64;
     total.resent_after_arrival += sim.server.arrivals.values().map(|&n| u64::from(n)).sum::<u64>() - sim.server.order.len() as u64;
     total.dead_letters += sim.dead.len() as u64;
-    total.expired += (sim.mutations.len() - sim.server.order.len() - sim.dead.len()) as u64;
+    total.expired += (sim.mutations.len().saturating_sub(sim.server.order.len() + sim.dead.len())) as u64;
+    total.folded += sim.answered.len().saturating_sub(sim.server.order.len()) as u64;
     total.kills += s.kills;
     total.storage_faults += s.storage_faults;
     total.batches += s.batches;
     total.given_up += s.given_up;
 }
 
+/// The seeds to run: `OFFLINE_SYNC_SIM_SEED` alone, or the first `OFFLINE_SYNC_SIM_SEEDS` (2000).
+fn seeds() -> (std::ops::Range<u64>, bool) {
+    if let Ok(seed) = std::env::var("OFFLINE_SYNC_SIM_SEED") {
+        let seed: u64 = seed.parse().expect("OFFLINE_SYNC_SIM_SEED is a number");
+        return (seed..seed + 1, true);
+    }
+    let seeds: u64 = std::env::var("OFFLINE_SYNC_SIM_SEEDS").map_or(2_000, |n| n.parse().expect("OFFLINE_SYNC_SIM_SEEDS is a number"));
+    (0..seeds, false)
+}
+
 #[test]
 fn every_queued_mutation_is_applied_once_in_order_whatever_fails_on_the_way() {
     let mut total = Stats::default();
-    if let Ok(seed) = std::env::var("OFFLINE_SYNC_SIM_SEED") {
-        let seed = seed.parse().expect("OFFLINE_SYNC_SIM_SEED is a number");
-        simulate(seed, &mut total);
-        return println!("simulation: seed {seed}: {total:?}");
+    let (seeds, alone) = seeds();
+    for seed in seeds.clone() {
+        simulate(seed, &mut total, false);
     }
-    let seeds: u64 = std::env::var("OFFLINE_SYNC_SIM_SEEDS").map_or(2_000, |n| n.parse().expect("OFFLINE_SYNC_SIM_SEEDS is a number"));
-    for seed in 0..seeds {
-        simulate(seed, &mut total);
-    }
-    println!("simulation: {seeds} seeds: {total:?}");
+    println!("simulation, replay: {} seeds: {total:?}", seeds.end - seeds.start);
     // A simulation whose faults never happen proves nothing.
-    if seeds >= 100 {
+    if !alone {
         assert!(total.kills > 0 && total.storage_faults > 0 && total.resent_after_arrival > 0 && total.dead_letters > 0, "{total:?}");
         assert!(total.batches > 0 && total.expired > 0 && total.given_up > 0, "{total:?}");
+    }
+}
+
+#[test]
+fn what_the_page_writes_during_an_outage_reaches_the_records_as_written() {
+    let mut total = Stats::default();
+    let (seeds, alone) = seeds();
+    for seed in seeds.clone() {
+        simulate(seed, &mut total, true);
+    }
+    println!("simulation, writes during the outage: {} seeds: {total:?}", seeds.end - seeds.start);
+    if !alone {
+        assert!(total.kills > 0 && total.storage_faults > 0 && total.resent_after_arrival > 0 && total.folded > 0, "{total:?}");
     }
 }

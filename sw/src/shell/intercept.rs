@@ -3,7 +3,7 @@
 use super::queue::{Pushed, Queue, Stored};
 use super::worker::Worker;
 use super::{js, net, replay};
-use crate::coalesce::{self, merge, Op};
+use crate::coalesce;
 use crate::intercept;
 use crate::entry::{headers_to_store, Entry};
 use crate::error::Error;
@@ -255,16 +255,9 @@ async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Optio
     };
     // Asked in the same turn as the merge's transaction is created, so a replay that starts later
     // reads the merged entry.
-    let pushed = match worker.merge_target(queue, &key).await {
-        Some(waiting) => {
-            let new = Op { method: entry.method.clone(), unsent: true, body: bytes };
-            queue
-                .coalesce(entry, body, waiting, |w, w_body| {
-                    merge(&Op { method: w.method.clone(), unsent: w.attempts == 0, body: w_body }, &new)
-                })
-                .await
-                .map(|pushed| (pushed, None))?
-        }
+    let target = worker.state.borrow().merge_target(&key);
+    let pushed = match target {
+        Some(waiting) => queue.coalesce(entry, body, waiting, |w| coalesce::fold(w, entry, &bytes)).await.map(|pushed| (pushed, None))?,
         None => worker.commits.push(queue, entry, body).await.map(added)?,
     };
     worker.state.borrow_mut().pushed(&key, pushed.0);

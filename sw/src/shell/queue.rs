@@ -5,7 +5,7 @@
 //! 2. adds store `dead` (key path `id`): entries given up on, under their queue id.
 
 use super::js;
-use crate::coalesce::Merge;
+use crate::coalesce::Fold;
 use crate::dead_letter::DeadLetter;
 use crate::entry::{header, is_text, Entry, RecordError};
 use crate::error::Error;
@@ -105,10 +105,6 @@ impl Queue {
         numeric(key.await.map_err(storage)?)
     }
 
-    /// The latest readable entry for each record key, for coalescing.
-    pub async fn records(&self) -> Result<Vec<(String, u64)>, Error> {
-        Ok(self.list().await?.into_iter().filter_map(|e| Some((e.record?, e.id?))).collect())
-    }
 
     /// Appends several mutations in one transaction (group commit): all are committed, or none.
     /// Also gives the number of waiting entries once they are in, counted in the same transaction.
@@ -130,42 +126,35 @@ impl Queue {
         Ok((ids, pending.await.map_err(storage)?))
     }
 
-    /// Queues `entry`, or merges it into `waiting` (the latest entry on the same record) as `decide`
-    /// says, all in one transaction.
+    /// Queues `entry`, or folds it into `waiting` (the latest entry on the same record) as `decide`
+    /// says of that entry as it is now, all in one transaction.
     pub async fn coalesce(
         &self,
         entry: &Entry,
         body: Option<&ArrayBuffer>,
         waiting: u64,
-        decide: impl FnOnce(&Entry, Vec<u8>) -> Merge,
+        decide: impl FnOnce(Option<(&Entry, Vec<u8>)>) -> Fold,
     ) -> Result<Pushed, Error> {
         self.note_addition();
         let tx = self.write(&[QUEUE])?;
         let store = tx.object_store(QUEUE).map_err(storage)?;
+        // Only this request is awaited before the writes: anything else would end the transaction.
         let found: Option<JsValue> =
             store.get::<JsValue, f64, _>(waiting as f64).primitive().map_err(storage)?.await.map_err(storage)?;
-        let current = found.and_then(|r| from_record(&r).ok()).filter(|s| s.entry.record == entry.record);
-        let outcome = match current {
-            None => Merge::Separate,
-            Some(ref stored) => decide(&stored.entry, stored.body.as_ref().map(|b| js_sys::Uint8Array::new(b).to_vec()).unwrap_or_default()),
-        };
-        let pushed = match (outcome, current) {
-            (Merge::Into { method, body: merged, take_new_headers }, Some(mut stored)) => {
-                stored.entry.method = method;
-                if take_new_headers {
-                    stored.entry.headers = entry.headers.clone();
-                    stored.entry.idempotency_key = entry.idempotency_key.clone();
-                }
+        let current = found.and_then(|r| from_record(&r).ok());
+        let bytes = |b: &Option<ArrayBuffer>| b.as_ref().map(|b| js_sys::Uint8Array::new(b).to_vec()).unwrap_or_default();
+        let pushed = match decide(current.as_ref().map(|s| (&s.entry, bytes(&s.body)))) {
+            Fold::Into { entry: folded, body: merged } => {
                 let merged = (!merged.is_empty()).then(|| js_sys::Uint8Array::from(merged.as_slice()).buffer());
-                let record = to_record(&stored.entry.to_json(), Some(&stored.entry), merged.as_ref())?;
+                let record = to_record(&folded.to_json(), Some(&folded), merged.as_ref())?;
                 store.put(record).primitive().map_err(storage)?;
                 Pushed::Merged(waiting)
             }
-            (Merge::Cancel, Some(_)) => {
+            Fold::Cancel => {
                 store.delete(waiting as f64).primitive().map_err(storage)?;
                 Pushed::Cancelled(waiting)
             }
-            _ => {
+            Fold::Separate => {
                 let record = to_record(&entry.to_json(), Some(entry), body)?;
                 let key = store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?;
                 tx.commit().await.map_err(storage)?;

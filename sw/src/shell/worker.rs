@@ -79,16 +79,6 @@ impl Worker {
         self.state.borrow().status(pending, dead_letters)
     }
 
-    /// The waiting entry a new operation on `record` may merge into (the records are read from
-    /// the queue on first need).
-    pub async fn merge_target(&self, queue: &Queue, record: &str) -> Option<u64> {
-        if !self.state.borrow().records_known() {
-            let records = queue.records().await.unwrap_or_default();
-            self.state.borrow_mut().know_records(records);
-        }
-        self.state.borrow().merge_target(record)
-    }
-
     /// Tells every page what happened to an entry, followed by the status it leads to.
     pub fn tell(&self, event: Event) {
         self.tell_all(vec![event]);

@@ -1,7 +1,7 @@
 //! The IndexedDB queue, exercised inside a real service worker.
 #![cfg(target_arch = "wasm32")]
 
-use offline_sync::coalesce::Merge;
+use offline_sync::coalesce;
 use offline_sync::entry::Entry;
 use offline_sync::dead_letter::DeadLetter;
 use offline_sync::shell::queue::{Found, Pushed, Queue, Stored};
@@ -290,21 +290,32 @@ async fn push_all_counts_the_waiting_entries_in_the_same_transaction() {
 async fn coalescing_reads_the_waiting_entry_and_writes_in_one_transaction() {
     let queue = fresh("test-coalesce").await;
     let on_record = |n: u32, method: &str| Entry { method: method.into(), record: Some("tasks/7".into()), ..entry(n) };
-    let waiting = queue.push(&on_record(1, "POST"), Some(&bytes(1))).await.unwrap();
+    let json = |text: &str| js_sys::Uint8Array::from(text.as_bytes()).buffer();
+    let waiting = queue.push(&on_record(1, "POST"), Some(&json(r#"{"id":"7","title":"a"}"#))).await.unwrap();
+    // The core's own decision, on the entry as the transaction read it.
+    let offer = |new: &Entry, body: &'static [u8]| {
+        let new = new.clone();
+        move |w: Option<(&Entry, Vec<u8>)>| coalesce::fold(w, &new, body)
+    };
 
-    let merge = |_: &Entry, _: Vec<u8>| Merge::Into { method: "POST".into(), body: b"{\"done\":true}".to_vec(), take_new_headers: true };
-    assert!(matches!(queue.coalesce(&on_record(2, "PATCH"), None, waiting, merge).await.unwrap(), Pushed::Merged(id) if id == waiting));
+    let patch = on_record(2, "PATCH");
+    let pushed = queue.coalesce(&patch, Some(&json(r#"{"done":true}"#)), waiting, offer(&patch, br#"{"done":true}"#)).await.unwrap();
+    assert!(matches!(pushed, Pushed::Merged(id) if id == waiting));
     let merged = readable(queue.next_after(None).await.unwrap().unwrap().1);
-    assert_eq!((merged.entry.id, merged.entry.idempotency_key.as_str()), (Some(waiting), "key-2"));
-    assert_eq!(js_sys::Uint8Array::new(&merged.body.unwrap()).to_vec(), b"{\"done\":true}");
+    assert_eq!((merged.entry.id, merged.entry.method.as_str(), merged.entry.idempotency_key.as_str()), (Some(waiting), "POST", "key-1"));
+    assert_eq!(js_sys::Uint8Array::new(&merged.body.unwrap()).to_vec(), br#"{"id":"7","title":"a","done":true}"#);
 
-    let other = Entry { record: Some("tasks/8".into()), ..entry(3) };
-    let added = queue.coalesce(&other, None, waiting, |_, _| Merge::Cancel).await.unwrap();
+    let other = Entry { record: Some("tasks/8".into()), method: "DELETE".into(), ..entry(3) };
+    let added = queue.coalesce(&other, None, waiting, offer(&other, b"")).await.unwrap();
     assert!(matches!(added, Pushed::Added(id) if id > waiting), "another record's entry is queued, not merged");
 
-    let cancelled = queue.coalesce(&on_record(4, "DELETE"), None, waiting, |_, _| Merge::Cancel).await.unwrap();
+    let delete = on_record(4, "DELETE");
+    let cancelled = queue.coalesce(&delete, None, waiting, offer(&delete, b"")).await.unwrap();
     assert!(matches!(cancelled, Pushed::Cancelled(id) if id == waiting));
     assert_eq!(queue.count().await.unwrap(), 1);
+
+    let gone = queue.coalesce(&patch, None, waiting, offer(&patch, br#"{"done":true}"#)).await.unwrap();
+    assert!(matches!(gone, Pushed::Added(_)), "the waiting entry is gone: queued on its own");
 }
 
 #[wasm_bindgen_test]
