@@ -88,13 +88,32 @@ pub struct Drain<'w> {
     out: VecDeque<Command>,
     /// The error that ends the run once the requests out have all been reported.
     stop: Option<Error>,
+    /// The network may be back: what only met network failures goes at once, back-off or not.
+    network_back: bool,
+    /// Entries this run has sent: from then on their own back-off applies again.
+    tried: Vec<u64>,
 }
 
 impl<'w> Drain<'w> {
     /// A run under the worker's options, for the worker at `origin`; `batch_refused`: an earlier
-    /// run found the batch endpoint missing.
-    pub fn new(config: &'w Config, origin: &'w str, batch_refused: bool) -> Drain<'w> {
-        Drain { config, origin, batch_refused, held: false, run: Run::default(), window: Vec::new(), phase: Phase::Read, out: VecDeque::new(), stop: None }
+    /// run found the batch endpoint missing; `network_back`: its trigger says the network may be
+    /// back (a `sync` event, a page's `online` or ask, a mutation that got through), so entries
+    /// that only met network failures do not wait out their back-off. Back-off and `Retry-After`
+    /// still hold for what the server answered 5xx or 429.
+    pub fn new(config: &'w Config, origin: &'w str, batch_refused: bool, network_back: bool) -> Drain<'w> {
+        Drain {
+            config,
+            origin,
+            batch_refused,
+            held: false,
+            run: Run::default(),
+            window: Vec::new(),
+            phase: Phase::Read,
+            out: VecDeque::new(),
+            stop: None,
+            network_back,
+            tried: Vec::new(),
+        }
     }
 
     /// The next thing to do; `None` while the run waits for a report, and once it is done.
@@ -149,6 +168,9 @@ impl<'w> Drain<'w> {
                 }
                 Ok(mut entry) => {
                     entry.id = Some(head.id);
+                    if self.network_back && entry.refusals == 0 && !self.tried.contains(&head.id) {
+                        entry.next_attempt_at = None;
+                    }
                     if head.busy {
                         busy.push(head.id);
                     }
@@ -197,6 +219,7 @@ impl<'w> Drain<'w> {
                     text_len.filter(|_| ready && batch::same_origin(e, self.origin))
                 }));
                 let ids: Vec<u64> = self.window.iter().take(taken).filter_map(|e| e.id).collect();
+                self.tried.extend(&ids);
                 if taken > 1 {
                     self.out.push_back(Command::SendBatch(ids.clone()));
                     self.phase = Phase::WaitingForBatch(ids);
@@ -206,6 +229,7 @@ impl<'w> Drain<'w> {
             }
             Plan::Send(picked) => picked.iter().filter_map(|&i| self.window[i].id).collect(),
         };
+        self.tried.extend(&ids);
         self.out.push_back(Command::Send(ids.clone()));
         self.phase = Phase::WaitingForSends(ids);
     }
@@ -247,6 +271,8 @@ impl<'w> Drain<'w> {
                     self.out.push_back(Command::Warn(format!("offline-sync: {url} answered {status}; replaying one request at a time")));
                     self.out.push_back(Command::RefuseBatches);
                     self.batch_refused = true;
+                    // Nothing was attempted: each goes again as if this run had not tried it.
+                    self.tried.retain(|id| !ids.contains(id));
                 }
                 BatchReply::Failed => self.conclude(first, &Attempt::Answered { status, retry_after }, &[], now, random),
                 BatchReply::Results => match batch::decode(&body, ids.len()) {
@@ -366,7 +392,7 @@ mod tests {
     const ORIGIN: &str = "https://app.example";
 
     fn new(config: &Config) -> Drain<'_> {
-        Drain::new(config, ORIGIN, false)
+        Drain::new(config, ORIGIN, false, false)
     }
 
     fn entry(id: u64, url: &str) -> Entry {
@@ -427,6 +453,36 @@ mod tests {
                 assert!(matches!(commands.last(), Some(Command::Done(Err(Error::Network(_))))), "{commands:?}");
             }
         }
+    }
+
+    #[test]
+    fn with_the_network_back_what_only_met_network_failures_goes_at_once() {
+        let config = Config::default();
+        let waiting = |id: u64, refusals: u32| {
+            let mut h = head(id);
+            if let Ok(e) = h.record.as_mut() {
+                (e.attempts, e.refusals, e.next_attempt_at) = (4, refusals, Some(2_000.0 + 200_000.0));
+            }
+            h
+        };
+        let mut d = Drain::new(&config, ORIGIN, false, true);
+        d.poll();
+        d.window(vec![waiting(1, 0)], 2_000.0);
+        assert_eq!(drain_all(&mut d), [Command::Send(vec![1])], "no waiting out its back-off");
+        d.sent(1, Attempt::NetworkError("Failed to fetch".into()), &[], 2_010.0, 0.99);
+        drain_all(&mut d);
+        d.window(vec![waiting(1, 0)], 2_020.0);
+        assert!(matches!(drain_all(&mut d)[..], [Command::Done(Err(Error::Deferred(_)))]), "once tried, its back-off holds again");
+
+        let mut d = Drain::new(&config, ORIGIN, false, true);
+        d.poll();
+        d.window(vec![waiting(1, 1)], 2_000.0);
+        assert!(matches!(drain_all(&mut d)[..], [Command::Done(Err(Error::Deferred(_)))]), "the server asked it to wait: it waits");
+
+        let mut d = Drain::new(&config, ORIGIN, false, false);
+        d.poll();
+        d.window(vec![waiting(1, 0)], 2_000.0);
+        assert!(matches!(drain_all(&mut d)[..], [Command::Done(Err(Error::Deferred(_)))]), "no sign of the network: it waits");
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct State {
     /// A replay is under way (waiting for the lock, or draining), and whether a trigger came
     /// meanwhile.
     replay: Option<Rerun>,
+    /// A trigger of the replay under way said the network may be back (see `drain`): its next
+    /// run tries at once what only met network failures.
+    network_back: bool,
     /// A drain is under way: the queue's head may be out.
     syncing: bool,
     last_sync_at: Option<f64>,
@@ -66,7 +69,10 @@ impl State {
         }
     }
 
-    pub fn trigger(&mut self) -> Trigger {
+    /// `network_back`: the trigger says the network may be back (a `sync` event, a page's
+    /// `online` or ask, a mutation that got through).
+    pub fn trigger(&mut self, network_back: bool) -> Trigger {
+        self.network_back |= network_back;
         match self.replay.as_mut() {
             Some(rerun) => {
                 rerun.0 = true;
@@ -77,6 +83,11 @@ impl State {
                 Trigger::Start
             }
         }
+    }
+
+    /// A run of the replay starts: whether a trigger since the last said the network may be back.
+    pub fn next_run(&mut self) -> bool {
+        std::mem::take(&mut self.network_back)
     }
 
     /// After one run of a replay: `true` to run once more (a trigger came meanwhile and the run
@@ -236,15 +247,19 @@ mod tests {
     #[test]
     fn a_trigger_during_a_replay_joins_it_and_makes_it_run_once_more() {
         let mut s = State::default();
-        assert_eq!(s.trigger(), Trigger::Start);
-        assert_eq!(s.trigger(), Trigger::Join);
-        assert_eq!(s.trigger(), Trigger::Join);
+        assert_eq!(s.trigger(false), Trigger::Start);
+        assert!(!s.next_run());
+        assert_eq!(s.trigger(true), Trigger::Join);
+        assert_eq!(s.trigger(false), Trigger::Join);
         assert!(s.run_again(false), "the joins ask for one more run");
+        assert!(s.next_run(), "one of them said the network may be back");
         assert!(!s.run_again(false), "and only one");
-        assert_eq!(s.trigger(), Trigger::Start, "the replay is over");
-        s.trigger();
+        assert_eq!(s.trigger(false), Trigger::Start, "the replay is over");
+        assert!(!s.next_run());
+        s.trigger(false);
         assert!(!s.run_again(true), "a failed run is not run again");
-        assert_eq!(s.trigger(), Trigger::Start);
+        assert_eq!(s.trigger(true), Trigger::Start);
+        assert!(s.next_run());
     }
 
     #[test]

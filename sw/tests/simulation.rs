@@ -142,6 +142,8 @@ struct Sim {
     next_id: u64,
     /// The page goes on writing while the network is out.
     writing: bool,
+    /// Every run's trigger says the network may be back (once it is).
+    network_back: bool,
     /// What the page wrote and was answered 202 for, in order: (record, method, body).
     answered: Vec<(String, String, Vec<u8>)>,
     /// The records the page believes exist (it writes only to those, or creates new ones).
@@ -221,6 +223,7 @@ impl Sim {
             bodies,
             fates,
             writing: false,
+            network_back: false,
             answered: Vec::new(),
             live: Vec::new(),
             written: 0,
@@ -402,7 +405,8 @@ impl Sim {
     /// One replay run by a worker with `memory`, until it ends, is killed, or storage fails.
     fn run(&mut self, memory: &mut Memory) -> End {
         let config = self.config.clone();
-        let mut drain = Drain::new(&config, ORIGIN, memory.state.batch_refused());
+        let network_back = self.network_back || self.rng.random_bool(0.5);
+        let mut drain = Drain::new(&config, ORIGIN, memory.state.batch_refused(), network_back);
         if !memory.state.drain_starts() {
             self.fail("a hold, though no server here refuses credentials");
         }
@@ -533,12 +537,18 @@ impl Sim {
     fn recover(&mut self, workers: &mut [Memory; 2]) {
         (self.fail_rate, self.lose_rate, self.kill_rate, self.storage_fault_rate) = (0.0, 0.0, 0.0, 0.0);
         self.writing = false;
+        self.network_back = true;
         for _ in 0..500 {
             let w = self.rng.random_range(0..2);
             match self.run(&mut workers[w]) {
                 End::Finished(Ok(_)) if self.queue.is_empty() => return,
                 End::Finished(Ok(_)) => self.fail(&format!("a run ended well with {} entries left", self.queue.len())),
                 End::Finished(Err(Error::Deferred(at))) => {
+                    // With the network back, only the server's own pacing may make a run wait.
+                    if !self.queue.values().any(|e| e.next_attempt_at == Some(at) && e.refusals > 0) {
+                        let waiting: Vec<_> = self.queue.values().map(|e| (e.id, e.attempts, e.refusals, e.next_attempt_at.map(|t| t - self.now), e.last_status)).collect();
+                        self.fail(&format!("with the network back a run waited for an entry that only met network failures: until {}, {waiting:?}", at - self.now));
+                    }
                     self.stats.given_up += 1;
                     self.now = self.now.max(at);
                 }

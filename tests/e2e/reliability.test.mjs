@@ -276,3 +276,41 @@ test('a request whose body cannot be read passes through with a warning, and is 
     assert.equal((await s.fetch('/api/tasks', json({ id: 'after', title: 'still works' }))).status, 201);
   } finally { await s.close(); }
 });
+
+test('once the network is back, one sync delivers what only met network failures, without waiting out its back-off', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'offline-sync-db-'));
+  let own = await startServer({ db: join(dir, 'tasks.sqlite') });
+  const s = await openSession(own);
+  try {
+    // The server is down while the browser believes it is online: every try is a network failure.
+    const port = own.port;
+    await own.stop();
+    for (const id of ['a', 'b', 'c']) {
+      assert.equal((await s.fetch('/api/tasks', json({ id, title: id }))).status, 202);
+    }
+    await s.sync();
+    await s.settled(60_000);
+    const waiting = await s.pending();
+    assert.equal(waiting.length, 3);
+    assert.ok(waiting[0].attempts >= 2, `the head was tried during the outage: ${JSON.stringify(waiting)}`);
+    own = await startServer({ db: join(dir, 'tasks.sqlite'), port });
+    const back = Date.now();
+    await s.sync();
+    await until('all three delivered', async () => (await s.status()).pending === 0, 20_000);
+    const deliveredAt = Date.now();
+    assert.deepEqual((await own.tasks()).map((t) => t.id).sort(), ['a', 'b', 'c']);
+    // The head's back-off (full jitter, so sometimes short) would have had it wait until then:
+    // wherever that is clearly later, it went before.
+    const head = waiting[0].nextAttemptAt;
+    if (head - back > 2_000) {
+      assert.ok(deliveredAt < head, `delivered ${deliveredAt - back} ms after the server came back, its back-off ran ${head - back} ms`);
+    }
+  } finally {
+    await s.close();
+    await own.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -43,7 +43,8 @@ pub fn start(options: JsValue) {
             js::error(&format!("offline-sync: the queue could not be opened: {e}"));
             return;
         }
-        replay::after_online_answer(worker);
+        // A worker that starts says nothing of the network: entries keep their back-off.
+        replay::replay_if_waiting(worker, false);
     });
 }
 
@@ -82,7 +83,7 @@ pub fn listens_for_fetch() -> bool {
 /// Starts a replay, for an app's own worker code (e.g. on its own schedule).
 #[wasm_bindgen]
 pub fn replay() -> Promise {
-    replay::trigger(&Worker::current())
+    replay::trigger(&Worker::current(), true)
 }
 
 /// The `sync` event's promise, or `None` when the tag belongs to someone else.
@@ -94,7 +95,7 @@ pub fn handle_sync(tag: String) -> Option<Promise> {
     }
     // This registration is used up: the next entry queued asks for a new one.
     worker.state.borrow_mut().sync_used();
-    Some(replay::trigger(&worker))
+    Some(replay::trigger(&worker, true))
 }
 
 /// Answers a page's message; `None` when the message is not for offline-sync.
@@ -134,13 +135,13 @@ async fn answer(worker: &Rc<Worker>, request: PageRequest) -> Event {
             return Event::DeadLetters { entries: letters.iter().map(|d| d.view()).collect() };
         }
         PageRequest::Replay | PageRequest::Online => {
-            replay::run_to_end(worker).await;
+            replay::run_to_end(worker, true).await;
             Ok(())
         }
         PageRequest::RetryDeadLetter(id) => match queue.revive(id).await {
             Ok(_) => {
                 worker.broadcast_status();
-                replay::run_to_end(worker).await;
+                replay::run_to_end(worker, true).await;
                 Ok(())
             }
             Err(e) => Err(e),
@@ -152,7 +153,7 @@ async fn answer(worker: &Rc<Worker>, request: PageRequest) -> Event {
         }
         PageRequest::SetReplayHeaders(headers) => {
             worker.state.borrow_mut().set_replay_headers(headers);
-            replay::run_to_end(worker).await;
+            replay::run_to_end(worker, true).await;
             Ok(())
         }
     };

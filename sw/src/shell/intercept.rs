@@ -175,7 +175,7 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
         // Earlier entries wait: this one goes in its turn (or when the network is back).
         let pending = queue.count().await.unwrap_or(1);
         let answer = announce_queued(&worker, &entry, id, pending).await;
-        replay::after_online_answer(worker);
+        replay::replay_if_waiting(worker, false);
         return answer;
     }
     let sent = net::send(outgoing).await;

@@ -24,8 +24,9 @@ const LOCK: &str = "offline-sync:replay";
 
 /// Starts a replay, or joins the one under way (which then runs once more before it settles).
 /// The promise rejects when the replay could not finish, so a `sync` event is retried later.
-pub fn trigger(worker: &Rc<Worker>) -> Promise {
-    if worker.state.borrow_mut().trigger() == Trigger::Join {
+/// `network_back`: the trigger says the network may be back (see `drain::Drain::new`).
+pub fn trigger(worker: &Rc<Worker>, network_back: bool) -> Promise {
+    if worker.state.borrow_mut().trigger(network_back) == Trigger::Join {
         if let Some(running) = worker.replay.borrow().clone() {
             return running;
         }
@@ -34,7 +35,8 @@ pub fn trigger(worker: &Rc<Worker>) -> Promise {
     let run_all = move || {
         future_to_promise(async move {
             let result = loop {
-                let result = run(&w).await;
+                let network_back = w.state.borrow_mut().next_run();
+                let result = run(&w, network_back).await;
                 if !w.state.borrow_mut().run_again(result.is_err()) {
                     break result;
                 }
@@ -62,17 +64,17 @@ fn with_lock(work: impl FnOnce() -> Promise + 'static) -> Promise {
 }
 
 /// Runs a replay and waits for it, for callers that only need to know it ended.
-pub async fn run_to_end(worker: &Rc<Worker>) {
-    let _ = JsFuture::from(trigger(worker)).await;
+pub async fn run_to_end(worker: &Rc<Worker>, network_back: bool) {
+    let _ = JsFuture::from(trigger(worker, network_back)).await;
 }
 
-async fn run(worker: &Worker) -> Result<(), Error> {
+async fn run(worker: &Worker, network_back: bool) -> Result<(), Error> {
     let queue = worker.queue().await?;
     if !worker.state.borrow_mut().drain_starts() {
         return Ok(());
     }
     worker.broadcast_status();
-    let result = drain(worker, &queue).await;
+    let result = drain(worker, &queue, network_back).await;
     worker.state.borrow_mut().drain_ends(&result, js::now());
     worker.broadcast_status();
     // Within the `sync` event's lifetime: the pages hear how it ended before the browser may stop us.
@@ -82,8 +84,8 @@ async fn run(worker: &Worker) -> Result<(), Error> {
 
 /// Carries out a run (`drain`): it reads the head of the queue, sends, writes and tells the pages
 /// as the run says, and reports back what came of each step; `Ok` holds the last problem seen.
-async fn drain(worker: &Worker, queue: &Queue) -> Result<Option<String>, Error> {
-    let mut run = Drain::new(&worker.config, &worker.origin, worker.state.borrow().batch_refused());
+async fn drain(worker: &Worker, queue: &Queue, network_back: bool) -> Result<Option<String>, Error> {
+    let mut run = Drain::new(&worker.config, &worker.origin, worker.state.borrow().batch_refused(), network_back);
     // What the last read found, by queue id: bodies to send and rewrite, raw records to bury.
     let mut bodies: Vec<(u64, Option<ArrayBuffer>)> = Vec::new();
     let mut raws: Vec<(u64, JsValue)> = Vec::new();
@@ -231,9 +233,15 @@ pub async fn request_background_sync(worker: &Worker) {
 }
 
 /// A mutation just reached the server, so the network is back: deliver what was waiting, off the
-/// answer's path. The queue is read only when something may have been added since it was last seen
-/// empty, so a stream of online mutations costs no storage work, nor even a task.
+/// answer's path.
 pub fn after_online_answer(worker: Rc<Worker>) {
+    replay_if_waiting(worker, true);
+}
+
+/// Replays what is waiting, if anything may be (`network_back`: see `trigger`). The queue is read
+/// only when something may have been added since it was last seen empty, so a stream of online
+/// mutations costs no storage work, nor even a task.
+pub fn replay_if_waiting(worker: Rc<Worker>, network_back: bool) {
     if worker.open_queue().is_some_and(|queue| !queue.may_hold_entries()) {
         return;
     }
@@ -243,7 +251,7 @@ pub fn after_online_answer(worker: Rc<Worker>) {
             _ => 0,
         };
         if waiting > 0 {
-            run_to_end(&worker).await;
+            run_to_end(&worker, network_back).await;
         }
     });
 }
