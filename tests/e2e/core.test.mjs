@@ -255,3 +255,28 @@ test('bad options are reported and the defaults used: the worker still queues', 
     }
   } finally { await s.close(); }
 });
+
+test('static routes: a stopped worker stays stopped for GETs, and a mutation still starts it', async () => {
+  const s = await session();
+  try {
+    const running = [];
+    s.cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }) => {
+      for (const v of versions) running.push(v.runningStatus);
+    });
+    await s.stopWorker();
+    await until('the worker stopped', () => running.at(-1) === 'stopped');
+    const seen = running.length;
+    // A page load and an API read after idle: the network answers, the worker is not started.
+    const page = await s.page.evaluate(async () => (await fetch('/index.html')).status);
+    const read = await s.page.evaluate(async () => (await fetch('/api/tasks', { method: 'HEAD' })).status);
+    assert.deepEqual([page, read], [200, 200]);
+    // What the browser reported of the worker since, delivered before this round trip's answer.
+    await s.cdp.send('ServiceWorker.enable');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(running.slice(seen).filter((st) => st !== 'stopped'), [], 'no GET or HEAD started the worker');
+    const created = await s.fetch('/api/tasks', json({ id: 'routed', title: 'a mutation still goes through the worker' }));
+    assert.equal(created.status, 201);
+    assert.ok((await server.log()).at(-1).headers['idempotency-key'], 'it carried the key the worker adds');
+    assert.ok(running.slice(seen).includes('running'), 'the mutation started the worker');
+  } finally { await s.close(); }
+});
