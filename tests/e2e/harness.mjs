@@ -37,7 +37,8 @@ export function tempDir(prefix) {
  */
 export async function startServer({ db, port = 0, statics, site = join(ROOT, 'tests', 'e2e', 'fixture'), args: extra = [] } = {}) {
   const roots = statics ?? [join(ROOT, 'dist'), site];
-  const args = ['--port', String(port), ...roots.flatMap((dir) => ['--static', dir]), ...extra];
+  // The tests drive faults and read the request log through /_test/, which only they turn on.
+  const args = ['--port', String(port), '--test-hooks', ...roots.flatMap((dir) => ['--static', dir]), ...extra];
   if (db) args.push('--db', db);
   const child = spawn(SERVER, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });

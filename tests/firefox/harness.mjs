@@ -35,7 +35,7 @@ export const decode = (b64) => Buffer.from(b64 ?? '', 'base64');
 
 /** One run of demo-server; resolves with its base URL once it printed `listening on`. */
 function spawnServer(port, db) {
-  const args = ['--port', String(port), '--static', join(ROOT, 'dist'), '--static', FIXTURE, '--db', db];
+  const args = ['--port', String(port), '--test-hooks', '--static', join(ROOT, 'dist'), '--static', FIXTURE, '--db', db];
   const child = spawn(SERVER, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
   const ready = new Promise((resolve, reject) => {

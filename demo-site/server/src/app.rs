@@ -15,6 +15,8 @@ pub struct App {
     /// across check-key / apply / record makes concurrent retries of one key safe.
     store: Mutex<Store>,
     pub hooks: hooks::TestHooks,
+    /// `/_test/` is served, and every API request logged for it (`--test-hooks`).
+    pub test_hooks: bool,
     pub static_dirs: Vec<PathBuf>,
     /// Added to every static-file response (`--header`).
     pub static_headers: Vec<(HeaderName, HeaderValue)>,
@@ -25,10 +27,12 @@ impl App {
         store: Store,
         static_dirs: Vec<PathBuf>,
         static_headers: Vec<(HeaderName, HeaderValue)>,
+        test_hooks: bool,
     ) -> Self {
         Self {
             store: Mutex::new(store),
             hooks: hooks::TestHooks::default(),
+            test_hooks,
             static_dirs,
             static_headers,
         }
@@ -42,8 +46,11 @@ impl App {
 }
 
 pub fn router(app: Arc<App>) -> Router {
-    api::routes_with_batch()
-        .merge(hooks::routes())
+    let routes = api::routes_with_batch();
+    // Off, `/_test/` falls through to the static files, which refuse it: no page can reset the
+    // data or switch faults on.
+    let routes = if app.test_hooks { routes.merge(hooks::routes()) } else { routes };
+    routes
         .fallback(static_files::serve)
         .layer(from_fn_with_state(app.clone(), observe::observe))
         .with_state(app)

@@ -7,13 +7,15 @@ use axum::http::{HeaderName, HeaderValue};
 use crate::error::StartError;
 
 pub const USAGE: &str =
-    "usage: demo-server [--port N] [--db PATH] [--static DIR]... [--header 'NAME: VALUE']...
+    "usage: demo-server [--port N] [--db PATH] [--static DIR]... [--header 'NAME: VALUE']... [--test-hooks]
   --port N      port on 127.0.0.1 (default 0: pick a free one)
   --db PATH     SQLite file (default: in memory)
   --static DIR  serve DIR at /; repeatable, the first dir holding a file wins
   --header 'NAME: VALUE'
                 add this header to every static-file response (e.g. a Content-Security-Policy);
-                repeatable";
+                repeatable
+  --test-hooks  serve /_test/ (request log, fault injection, reset) for the test suites; off, as
+                any page the user visits could reach them";
 
 #[derive(Debug, Default, PartialEq)]
 pub struct Config {
@@ -22,6 +24,8 @@ pub struct Config {
     pub static_dirs: Vec<PathBuf>,
     /// Added to every static-file response, in this order (`--header`).
     pub static_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Serve `/_test/` and keep the request log (`--test-hooks`): only the tests ask for it.
+    pub test_hooks: bool,
 }
 
 /// What the command line asks for.
@@ -37,6 +41,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, StartErr
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Ok(Command::Help);
+        }
+        if flag == "--test-hooks" {
+            config.test_hooks = true;
+            continue;
         }
         let value = match flag.as_str() {
             "--port" | "--db" | "--static" | "--header" => args
@@ -93,6 +101,7 @@ mod tests {
             "Content-Security-Policy: default-src 'self'",
             "--header",
             "x-extra:  two words ",
+            "--test-hooks",
         ]));
         let expected = Config {
             port: 8080,
@@ -108,8 +117,15 @@ mod tests {
                     HeaderValue::from_static("two words"),
                 ),
             ],
+            test_hooks: true,
         };
         assert_eq!(parsed.ok(), Some(Command::Serve(expected)));
+    }
+
+    #[test]
+    fn the_test_hooks_are_off_unless_asked_for() {
+        let Ok(Command::Serve(config)) = parse(args(&["--port", "8080"])) else { panic!("serves") };
+        assert!(!config.test_hooks);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Demo API server for offline-sync: a small sync-capable API (tasks and projects, with
 //! versions, tombstones and pull by change sequence) on SQLite, static files for the demo
-//! page, and `/_test/` hooks that let browser tests inject network faults.
+//! page, and (with `--test-hooks`, for the tests only) `/_test/` hooks that inject network faults.
 
 mod api;
 mod app;

@@ -43,6 +43,7 @@ pub async fn observe(
         seq,
         &parts,
         body.as_deref()
+            .filter(|_| app.test_hooks)
             .map(|b| BASE64.encode(b))
             .unwrap_or_default(),
     );
@@ -86,11 +87,13 @@ pub async fn observe(
     } else {
         Outcome::Rejected
     };
-    app.hooks.record(LogEntry {
-        outcome,
-        status: status.as_u16(),
-        ..entry
-    });
+    if app.test_hooks {
+        app.hooks.record(LogEntry {
+            outcome,
+            status: status.as_u16(),
+            ..entry
+        });
+    }
 
     if outcome == Outcome::Dropped {
         // The change is committed; now lose the answer. Cutting makes the connection task

@@ -38,13 +38,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the database and binds 127.0.0.1 (never other interfaces: test hooks are open).
+    /// Opens the database and binds 127.0.0.1 (never other interfaces).
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         let store = Store::open(config.db.as_deref()).map_err(StartError::Database)?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
             .await
             .map_err(StartError::Bind)?;
-        let app = App::new(store, config.static_dirs, config.static_headers);
+        let app = App::new(store, config.static_dirs, config.static_headers, config.test_hooks);
         let router = app::router(Arc::new(app));
         Ok(Self { listener, router })
     }

@@ -3,7 +3,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{call, get, log_outcomes, send, start, start_memory, tasks, temp_dir};
+use support::{call, get, log_outcomes, send, start, start_as_given, start_memory, tasks, temp_dir};
 
 #[test]
 fn crud_round_trip() {
@@ -256,4 +256,24 @@ fn static_files_first_root_wins() {
     }
 
     let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn without_test_hooks_no_page_can_reset_the_data_or_switch_faults_on() {
+    // As `./build.sh demo` runs it: a form POST from any site the user visits must not reach them.
+    let addr = start_as_given(demo_server::Config::default());
+    let made = call(addr, "POST", "/api/tasks", None, r#"{"id":"kept","title":"kept"}"#);
+    assert_eq!(made.status, 201);
+    for (method, path, body) in [
+        ("POST", "/_test/reset", ""),
+        ("POST", "/_test/faults", r#"{"fail503":5}"#),
+        ("GET", "/_test/log", ""),
+        ("GET", "/_test/overlap", ""),
+    ] {
+        let reply = send(addr, method, path, &[("origin", "http://evil.example"), ("content-type", "application/x-www-form-urlencoded")], body);
+        assert_eq!(reply.status, 404, "{method} {path}");
+    }
+    assert_eq!(tasks(addr).len(), 1, "nothing was reset");
+    let after = call(addr, "POST", "/api/tasks", None, r#"{"id":"still","title":"no fault"}"#);
+    assert_eq!(after.status, 201, "no fault was switched on");
 }

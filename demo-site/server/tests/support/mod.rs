@@ -13,8 +13,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use demo_server::{Config, Server};
 use serde_json::Value;
 
-/// Starts a server on its own thread and runtime; it lives until the test process ends.
+/// Starts a server with its test hooks on its own thread and runtime; it lives until the test
+/// process ends.
 pub fn start(config: Config) -> SocketAddr {
+    start_as_given(Config { test_hooks: true, ..config })
+}
+
+/// The same, with the hooks as `config` says (off by default, as `./build.sh demo` runs it).
+pub fn start_as_given(config: Config) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
