@@ -32,7 +32,8 @@ export interface DeadLetter {
 
 /** A queued mutation as a page sees it (headers and body stay in the worker). */
 export interface PendingEntry {
-  id: number;
+  /** Its queue id: null only for an entry not stored yet, which a listing never holds. */
+  id: number | null;
   method: string;
   url: string;
   queuedAt: number;
@@ -43,6 +44,7 @@ export interface PendingEntry {
   lastError: string | null;
 }
 
+/** What the worker posts to every page, told apart by `type`. */
 export type SyncEvent =
   | ({ type: 'offline-sync:status' } & SyncStatus)
   | { type: 'offline-sync:queued'; id: number; method: string; url: string; pending: number }
@@ -52,6 +54,52 @@ export type SyncEvent =
   | { type: 'offline-sync:dead-lettered'; id: number; method: string | null; url: string | null; status: number | null; reason: string }
   | { type: 'offline-sync:auth-required'; id: number; method: string; url: string; status: number }
   | { type: 'offline-sync:coalesced'; into: number; method: string; url: string; cancelled: boolean; pending: number };
+
+/** The worker's answers to a page's request (`get-pending`, `get-dead-letters`, or one it could not do). */
+export type SyncAnswer =
+  | ({ type: 'offline-sync:status' } & SyncStatus)
+  | { type: 'offline-sync:pending'; entries: PendingEntry[] }
+  | { type: 'offline-sync:dead-letters'; entries: DeadLetter[] }
+  | { type: 'offline-sync:error'; message: string };
+
+/** Every message the worker sends a page, told apart by `type`. */
+export type WorkerMessage = SyncEvent | SyncAnswer;
+
+/** The body of the 202 a page gets when its mutation is queued. */
+export interface QueuedAnswer {
+  queued: true;
+  /** The queue entry it became. */
+  id: number;
+  /** Entries now waiting. */
+  pending: number;
+}
+
+/** The 202 body when the mutation merged into a waiting entry on the same record. */
+export interface CoalescedAnswer {
+  queued: true;
+  coalesced: true;
+  /** The waiting entry it merged into. */
+  id: number;
+  pending: number;
+}
+
+/** The 202 body when a delete cancelled the waiting create of the same record: nothing is sent. */
+export interface CancelledAnswer {
+  queued: false;
+  coalesced: true;
+  /** The waiting entry it cancelled. */
+  cancelled: number;
+  pending: number;
+}
+
+/** The body of an answer the worker made itself without queuing (413, 507). */
+export interface ErrorAnswer {
+  queued: false;
+  error: string;
+}
+
+/** What a mutation the worker answered itself carries: a 202, or a 413/507 error. */
+export type WorkerAnswer = QueuedAnswer | CoalescedAnswer | CancelledAnswer | ErrorAnswer;
 
 /** Worker options, sent as the worker URL's query string. */
 export interface WorkerOptions {
