@@ -117,7 +117,7 @@ build_server() {
 pack_npm() {
   local pkg=target/package
   rm -rf "$pkg" && mkdir -p "$pkg"
-  cp shim/package.json README.md "$pkg/"
+  cp shim/package.json shim/README.md "$pkg/"
   cp dist/sw.js dist/offline-sync.js "$pkg/"
   cp shim/client.js shim/client.d.ts shim/dexie.js shim/dexie.d.ts shim/react.js shim/react.d.ts \
     shim/vue.js shim/vue.d.ts "$pkg/"

@@ -59,6 +59,14 @@ after(async () => {
   console.log(`package test timings (ms): ${JSON.stringify(timings)}`);
 });
 
+test('the package carries a README for its users: nothing in it points into this repository', () => {
+  const readme = readFileSync(join(app, 'node_modules', 'offline-sync', 'README.md'), 'utf8');
+  assert.match(readme, /^# offline-sync/);
+  assert.match(readme, /npm install offline-sync/);
+  assert.doesNotMatch(readme, /\]\((?!https?:)[^)]*\)/, 'no relative links, which do not resolve inside node_modules');
+  assert.doesNotMatch(readme, /\.\/build\.sh/, 'no build commands of this repository');
+});
+
 test('every export of the installed package resolves to a file, types included', async () => {
   const installed = join(app, 'node_modules', 'offline-sync');
   const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));

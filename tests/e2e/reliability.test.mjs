@@ -2,7 +2,9 @@
 // nothing applied twice).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, openSession, until, decode, json } from './harness.mjs';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServer, openSession, until, decode, json, tempDir } from './harness.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -232,30 +234,17 @@ test('malformed and unknown messages are ignored; the worker keeps answering', a
   } finally { await s.close(); }
 });
 
-test('an Idempotency-Key outlives a server restart: a replay after it is answered, not applied again', async () => {
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const dir = mkdtempSync(join(tmpdir(), 'offline-sync-db-'));
-  let own = await startServer({ db: join(dir, 'tasks.sqlite') });
-  const s = await openSession(own);
-  try {
-    await own.faults({ dropAfterApply: 100 });
-    assert.equal((await s.fetch('/api/tasks', json({ title: 'applied before the restart' }))).status, 202);
-    const port = own.port;
-    await own.stop();
-    own = await startServer({ db: join(dir, 'tasks.sqlite'), port });
-    await s.sync();
-    await until('pending 0', async () => (await s.status()).pending === 0);
-    const log = await own.log();
-    assert.deepEqual(log.map((r) => r.outcome), ['replayed']);
-    assert.equal((await own.tasks()).filter((t) => t.title === 'applied before the restart').length, 1);
-  } finally {
-    await s.close();
-    await own.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test('an Idempotency-Key outlives a server restart: a replay after it is answered, not applied again', () => withOwnServer(async (s, own) => {
+  await own.server().faults({ dropAfterApply: 100 });
+  assert.equal((await s.fetch('/api/tasks', json({ title: 'applied before the restart' }))).status, 202);
+  await own.down();
+  const server = await own.up();
+  await s.sync();
+  await until('pending 0', async () => (await s.status()).pending === 0);
+  const log = await server.log();
+  assert.deepEqual(log.map((r) => r.outcome), ['replayed']);
+  assert.equal((await server.tasks()).filter((t) => t.title === 'applied before the restart').length, 1);
+}));
 
 test('a request whose body cannot be read passes through with a warning, and is not queued', async () => {
   const s = await session();
@@ -277,40 +266,50 @@ test('a request whose body cannot be read passes through with a warning, and is 
   } finally { await s.close(); }
 });
 
-test('once the network is back, one sync delivers what only met network failures, without waiting out its back-off', async () => {
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const dir = mkdtempSync(join(tmpdir(), 'offline-sync-db-'));
-  let own = await startServer({ db: join(dir, 'tasks.sqlite') });
-  const s = await openSession(own);
+test('once the network is back, one sync delivers what only met network failures, without waiting out its back-off', () => withOwnServer(async (s, own) => {
+  // The server is down while the browser believes it is online: every try is a network failure.
+  await own.down();
+  for (const id of ['a', 'b', 'c']) {
+    assert.equal((await s.fetch('/api/tasks', json({ id, title: id }))).status, 202);
+  }
+  await s.sync();
+  await s.settled(60_000);
+  const waiting = await s.pending();
+  assert.equal(waiting.length, 3);
+  assert.ok(waiting[0].attempts >= 2, `the head was tried during the outage: ${JSON.stringify(waiting)}`);
+  const server = await own.up();
+  const back = Date.now();
+  await s.sync();
+  await until('all three delivered', async () => (await s.status()).pending === 0, 20_000);
+  const deliveredAt = Date.now();
+  assert.deepEqual((await server.tasks()).map((t) => t.id).sort(), ['a', 'b', 'c']);
+  // The head's back-off (full jitter, so sometimes short) would have had it wait until then:
+  // wherever that is clearly later, it went before.
+  const head = waiting[0].nextAttemptAt;
+  if (head - back > 2_000) {
+    assert.ok(deliveredAt < head, `delivered ${deliveredAt - back} ms after the server came back, its back-off ran ${head - back} ms`);
+  }
+}));
+
+/**
+ * A server of the test's own on a database that outlives a restart, and a session on it: `down()`
+ * stops the server (the browser still believes it is online), `up()` starts it again on its port.
+ */
+async function withOwnServer(body) {
+  const dir = tempDir('db');
+  const db = join(dir, 'tasks.sqlite');
+  let server = await startServer({ db });
+  const port = server.port;
+  const s = await openSession(server);
   try {
-    // The server is down while the browser believes it is online: every try is a network failure.
-    const port = own.port;
-    await own.stop();
-    for (const id of ['a', 'b', 'c']) {
-      assert.equal((await s.fetch('/api/tasks', json({ id, title: id }))).status, 202);
-    }
-    await s.sync();
-    await s.settled(60_000);
-    const waiting = await s.pending();
-    assert.equal(waiting.length, 3);
-    assert.ok(waiting[0].attempts >= 2, `the head was tried during the outage: ${JSON.stringify(waiting)}`);
-    own = await startServer({ db: join(dir, 'tasks.sqlite'), port });
-    const back = Date.now();
-    await s.sync();
-    await until('all three delivered', async () => (await s.status()).pending === 0, 20_000);
-    const deliveredAt = Date.now();
-    assert.deepEqual((await own.tasks()).map((t) => t.id).sort(), ['a', 'b', 'c']);
-    // The head's back-off (full jitter, so sometimes short) would have had it wait until then:
-    // wherever that is clearly later, it went before.
-    const head = waiting[0].nextAttemptAt;
-    if (head - back > 2_000) {
-      assert.ok(deliveredAt < head, `delivered ${deliveredAt - back} ms after the server came back, its back-off ran ${head - back} ms`);
-    }
+    await body(s, {
+      server: () => server,
+      down: () => server.stop(),
+      up: async () => (server = await startServer({ db, port })),
+    });
   } finally {
     await s.close();
-    await own.stop();
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}
