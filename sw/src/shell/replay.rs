@@ -89,20 +89,24 @@ async fn drain(worker: &Worker, queue: &Queue, network_back: bool) -> Result<Opt
     // What the last read found, by queue id: bodies to send and rewrite, raw records to bury.
     let mut bodies: Vec<(u64, Option<ArrayBuffer>)> = Vec::new();
     let mut raws: Vec<(u64, JsValue)> = Vec::new();
+    let mut texts: Vec<(u64, String)> = Vec::new();
     let body_of = |bodies: &[(u64, Option<ArrayBuffer>)], id: Option<u64>| bodies.iter().find(|(b, _)| Some(*b) == id).and_then(|(_, body)| body.clone());
     loop {
         let Some(command) = run.poll() else { unreachable!("a run always has a next step until it is done") };
         match command {
-            Command::ReadHead { limit, texts } => {
+            Command::ReadHead { limit, texts: with_texts } => {
                 let records = queue.next_many(None, limit).await?;
                 bodies.clear();
                 raws.clear();
+                texts.clear();
                 let in_flight = worker.state.borrow().in_flight().to_vec();
                 let heads = records
                     .into_iter()
                     .map(|(id, found)| match found {
                         Found::Entry(stored) => {
-                            let text_len = texts.then(|| text_len(stored.body.as_ref())).flatten();
+                            let text = with_texts.then(|| body_text(stored.body.as_ref())).flatten();
+                            let text_len = text.as_ref().map(String::len);
+                            texts.extend(text.map(|text| (id, text)));
                             bodies.push((id, stored.body));
                             Head { id, record: Ok(stored.entry), text_len, busy: in_flight.contains(&id) }
                         }
@@ -142,7 +146,7 @@ async fn drain(worker: &Worker, queue: &Queue, network_back: bool) -> Result<Opt
                 }
             }
             Command::SendBatch(ids) => {
-                let sent = send_batch(worker, &run, &ids, &bodies).await?;
+                let sent = send_batch(worker, &run, &ids, &texts).await?;
                 run.batch_sent(sent, js::now(), js_sys::Math::random());
             }
             Command::Hold => worker.state.borrow_mut().hold(),
@@ -155,10 +159,9 @@ async fn drain(worker: &Worker, queue: &Queue, network_back: bool) -> Result<Opt
     }
 }
 
-/// A body's length as UTF-8 text, when it is text (an empty body is).
-fn text_len(body: Option<&ArrayBuffer>) -> Option<usize> {
-    let bytes = body.map(|b| js_sys::Uint8Array::new(b).to_vec()).unwrap_or_default();
-    std::str::from_utf8(&bytes).ok().map(str::len)
+/// A body as UTF-8 text, when it is text (an empty body is), read once for the run's batches.
+fn body_text(body: Option<&ArrayBuffer>) -> Option<String> {
+    String::from_utf8(body.map(|b| js_sys::Uint8Array::new(b).to_vec()).unwrap_or_default()).ok()
 }
 
 /// Sends one entry as it was queued, with the page's replay headers; the attempt and the first
@@ -177,17 +180,12 @@ async fn send_one(worker: &Worker, entry: &Entry, body: Option<&ArrayBuffer>) ->
 }
 
 /// Sends the named entries in one request to the batch endpoint.
-async fn send_batch(worker: &Worker, run: &Drain<'_>, ids: &[u64], bodies: &[(u64, Option<ArrayBuffer>)]) -> Result<BatchSent, Error> {
-    let texts: Vec<(&Entry, String)> = ids
+/// `texts`: the bodies as text, read with the head (the run sends only entries it has a text for).
+async fn send_batch(worker: &Worker, run: &Drain<'_>, ids: &[u64], texts: &[(u64, String)]) -> Result<BatchSent, Error> {
+    let pairs: Vec<(&Entry, &str)> = ids
         .iter()
-        .filter_map(|&id| {
-            let entry = run.entry(id)?;
-            let body = bodies.iter().find(|(b, _)| *b == id).and_then(|(_, body)| body.as_ref());
-            let bytes = body.map(|b| js_sys::Uint8Array::new(b).to_vec()).unwrap_or_default();
-            Some((entry, batch::text_body(entry, &worker.origin, &bytes)?.to_owned()))
-        })
+        .filter_map(|&id| Some((run.entry(id)?, texts.iter().find(|(t, _)| *t == id)?.1.as_str())))
         .collect();
-    let pairs: Vec<(&Entry, &str)> = texts.iter().map(|(e, t)| (*e, t.as_str())).collect();
     let payload = batch::encode(&pairs, &worker.origin);
     let url = format!("{}{}", worker.origin, worker.config.batch_url.as_deref().unwrap_or_default());
     let headers = web_sys::Headers::new().map_err(js::browser)?;
