@@ -90,11 +90,12 @@ impl State {
         std::mem::take(&mut self.network_back)
     }
 
-    /// After one run of a replay: `true` to run once more (a trigger came meanwhile and the run
-    /// did not fail), else the replay is over.
+    /// After one run of a replay: `true` to run once more, else the replay is over. A trigger
+    /// that came meanwhile makes it run again if the run did not fail, or if that trigger said the
+    /// network may be back: the run may have failed just before it was.
     pub fn run_again(&mut self, failed: bool) -> bool {
         match self.replay {
-            Some(Rerun(true)) if !failed => {
+            Some(Rerun(true)) if !failed || self.network_back => {
                 self.replay = Some(Rerun(false));
                 true
             }
@@ -257,9 +258,14 @@ mod tests {
         assert_eq!(s.trigger(false), Trigger::Start, "the replay is over");
         assert!(!s.next_run());
         s.trigger(false);
-        assert!(!s.run_again(true), "a failed run is not run again");
+        s.trigger(false);
+        assert!(!s.run_again(true), "a failed run is not run again for a trigger that says nothing of the network");
         assert_eq!(s.trigger(true), Trigger::Start);
         assert!(s.next_run());
+        assert_eq!(s.trigger(true), Trigger::Join, "the network may be back, while the run fails");
+        assert!(s.run_again(true), "so it runs once more");
+        assert!(s.next_run());
+        assert!(!s.run_again(true), "and then not again, with no new trigger");
     }
 
     #[test]
