@@ -28,7 +28,7 @@ async function replayRenames(query) {
     assert.equal((await s.status()).pending, TASKS.length * 3);
     await server.faults({ delayMs: 150 });
     await s.context.setOffline(false);
-    await s.sync();
+    await s.syncUntil('the renames replayed', async () => (await s.status()).pending === 0);
     const status = await s.settled(30_000);
     await server.faults({});
     assert.deepEqual([status.pending, status.deadLetters], [0, 0]);
@@ -62,7 +62,7 @@ test('one URL is one lane: creations on /api/tasks never overlap, even with repl
     for (let i = 0; i < 8; i++) assert.equal((await send(s, 'POST', '/api/tasks', { title: `new ${i}` })).status, 202);
     await server.faults({ delayMs: 100 });
     await s.context.setOffline(false);
-    await s.sync();
+    await s.syncUntil('all eight applied', async () => (await server.tasks()).length === 8);
     await s.settled(30_000);
     await server.faults({});
     const applied = [...(await server.tasks())].sort((a, b) => a.seq - b.seq).map((t) => t.title);

@@ -119,6 +119,16 @@ export async function openPage(context, base, query = '') {
     sync: (tag = 'offline-sync') =>
       cdp.send('ServiceWorker.dispatchSyncEvent', { origin, registrationId: registration.registrationId, tag, lastChance: false }),
     stopWorker: () => cdp.send('ServiceWorker.stopAllWorkers'),
+    /**
+     * Fires `sync` until `done()` holds, again whenever no replay runs, as the browser retries a
+     * failed sync: one fired the instant the browser comes back online may still meet the network
+     * down. Bounded by `ms`.
+     */
+    syncUntil: (what, done, ms = 30_000) => until(what, async () => {
+      const st = await page.evaluate(() => window.offlineSync.status());
+      if (!st.syncing) await cdp.send('ServiceWorker.dispatchSyncEvent', { origin, registrationId: registration.registrationId, tag: 'offline-sync', lastChance: false });
+      return done();
+    }, ms, 500),
     /** Waits until no replay runs, and answers the status. */
     settled: (ms = 10_000) => until('the replay to end', async () => {
       const st = await page.evaluate(() => window.offlineSync.status());

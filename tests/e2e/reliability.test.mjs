@@ -51,13 +51,7 @@ test('a permanent refusal becomes a dead letter, the queue goes on, and the page
     await s.page.evaluate((id) => window.offlineSync.retryDeadLetter(id), letter.id);
     assert.deepEqual((await s.pending()).map((e) => e.id), [letter.id, letter.id + 2]);
     await s.context.setOffline(false);
-    // A sync at the very moment the browser comes back may still meet the network down, and a
-    // replay that ends so takes the triggers that joined it along: fire it again, as the browser
-    // retries a failed sync, until it is through.
-    await until('d on the server', async () => {
-      if (!(await s.status()).syncing) await s.sync();
-      return (await server.tasks()).some((t) => t.id === 'd');
-    }, 30_000, 500);
+    await s.syncUntil('d on the server', async () => (await server.tasks()).some((t) => t.id === 'd'));
     const bodies = (await server.log()).map((r) => JSON.parse(decode(r.bodyBase64)).id);
     assert.deepEqual(bodies.slice(3), ['bad', 'd'], 'the retried entry went first');
     assert.equal((await s.settled()).deadLetters, 1, 'still refused, so dead again');
