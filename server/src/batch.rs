@@ -4,7 +4,8 @@
 //! `{"requests":[{"method","url","headers":[[name,value]…],"body"}…]}` in, `{"results":[{"status",
 //! "headers","body"}…]}` out. Each item goes through the app's own routes, its key included, in
 //! order, and the batch stops after the first answer that is not 2xx, so nothing overtakes a
-//! refused item. A malformed batch is refused whole, before any item runs.
+//! refused item. A malformed batch is refused whole, before any item runs. Items stay under
+//! the batch endpoint's directory: `/api/_batch` runs `/api/…` and nothing else.
 
 use std::convert::Infallible;
 
@@ -30,7 +31,7 @@ struct Batch {
 #[derive(Deserialize)]
 struct Item {
     method: String,
-    /// A path and query on this server.
+    /// A path and query on this server, under the batch endpoint's own directory.
     url: String,
     #[serde(default)]
     headers: Vec<(String, String)>,
@@ -99,9 +100,11 @@ where
 
 fn to_request(item: Item, own_path: &str) -> Result<Request, String> {
     let method = Method::from_bytes(item.method.as_bytes()).map_err(|_| format!("bad method {:?}", item.method))?;
+    // Items stay beside the batch endpoint: `/api/_batch` runs `/api/…`, never `/_admin/…`.
+    let dir = &own_path[..own_path.rfind('/').map_or(0, |i| i + 1)];
     let path = item.url.split(['?', '#']).next().unwrap_or("");
-    if !item.url.starts_with('/') || item.url.starts_with("//") || path == own_path {
-        return Err(format!("url must be a path on this server, other than the batch's own, not {:?}", item.url));
+    if !path.starts_with(dir) || path.starts_with("//") || path == own_path {
+        return Err(format!("url must be a path under {dir}, other than the batch's own, not {:?}", item.url));
     }
     let mut request = Request::builder().method(method).uri(&item.url);
     for (name, value) in &item.headers {

@@ -178,7 +178,7 @@ impl Store for SqliteStore {
         let conn = SqliteConn { conn: self.lock().await, _claim: claim };
         conn.execute_batch("BEGIN IMMEDIATE").map_err(unavailable)?;
         let expired_before = now_ms.saturating_sub(self.shared.ttl_ms);
-        if self.shared.begun.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+        if self.shared.begun.fetch_add(1, Ordering::Relaxed).is_multiple_of(SWEEP_EVERY) {
             conn.execute("DELETE FROM offline_sync_keys WHERE created_at < ?1", [expired_before]).map_err(unavailable)?;
         }
         let Some(keyed) = keyed else {

@@ -23,11 +23,14 @@ pub enum Class {
     Permanent,
 }
 
-pub fn classify(status: u16) -> Class {
+/// `retry_after` says whether the answer carried `Retry-After`: a 409 with it is the server
+/// still processing the first request with this key (the Idempotency-Key draft), not a conflict.
+pub fn classify(status: u16, retry_after: bool) -> Class {
     match status {
         200..=299 => Class::Delivered,
         401 | 403 => Class::Hold,
         408 | 425 | 429 => Class::Retryable,
+        409 if retry_after => Class::Retryable,
         // 501 and 505 say the server will never handle this request.
         501 | 505 => Class::Permanent,
         500..=599 => Class::Retryable,
@@ -82,7 +85,7 @@ pub fn settle(entry: &mut Entry, attempt: &Attempt, max_attempts: u32, now: f64,
     };
     entry.last_status = Some(status);
     entry.last_error = (!(200..300).contains(&status)).then(|| format!("HTTP {status}"));
-    match classify(status) {
+    match classify(status, retry_after.is_some()) {
         Class::Delivered => Next::Remove,
         Class::Hold => Next::Hold,
         Class::Permanent => Next::DeadLetter(format!("the server refused it (HTTP {status})")),
@@ -157,17 +160,19 @@ mod tests {
     #[test]
     fn statuses_fall_into_the_documented_classes() {
         for s in [200, 201, 204, 299] {
-            assert_eq!(classify(s), Class::Delivered, "{s}");
+            assert_eq!(classify(s, false), Class::Delivered, "{s}");
         }
         for s in [408, 425, 429, 500, 502, 503, 504, 507, 599] {
-            assert_eq!(classify(s), Class::Retryable, "{s}");
+            assert_eq!(classify(s, false), Class::Retryable, "{s}");
         }
         for s in [401, 403] {
-            assert_eq!(classify(s), Class::Hold, "{s}");
+            assert_eq!(classify(s, false), Class::Hold, "{s}");
         }
         for s in [300, 304, 400, 404, 405, 409, 410, 413, 422, 451, 501, 505] {
-            assert_eq!(classify(s), Class::Permanent, "{s}");
+            assert_eq!(classify(s, false), Class::Permanent, "{s}");
         }
+        assert_eq!(classify(409, true), Class::Retryable, "the first request with the key is still running");
+        assert_eq!(classify(422, true), Class::Permanent);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `/api/{collection}` handlers for each synced collection (tasks, projects). Mutations go
-//! through [`Mutation`], which applies the Idempotency-Key rules around the change.
+//! `/api/{collection}` handlers for each synced collection (tasks, projects). Mutations run
+//! under offline-sync-server's layer, which keeps the Idempotency-Key rules: each handler
+//! writes through the [`Tx`] that also stores its answer.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,27 +11,19 @@ use axum::extract::{FromRequest, Path, RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, put};
+use offline_sync_server::{SqliteConn, Tx};
 use rusqlite::Connection;
 
-use crate::app::App;
+use crate::answer::Answer;
 use crate::error::ApiError;
-use crate::idempotency::{Answer, Keyed};
 use crate::project::Project;
 use crate::record::{self, Change, IfMatch, Kind, Record};
-use crate::store::Applied;
+use crate::state::{App, MAX_BODY};
 use crate::sync::{self, Changes};
 use crate::task::Task;
 
-/// Largest request body the API reads.
-pub const MAX_BODY: usize = 1 << 20;
-
 pub fn routes() -> Router<Arc<App>> {
     collection::<Task>().merge(collection::<Project>())
-}
-
-/// The API and its batch endpoint (which dispatches each item through `routes`).
-pub fn routes_with_batch() -> Router<Arc<App>> {
-    routes().route("/api/_batch", axum::routing::post(crate::batch::handle))
 }
 
 fn collection<K: Kind>() -> Router<Arc<App>> {
@@ -62,19 +55,15 @@ async fn list<K: Kind>(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -
         Ok(pull) => pull,
         Err(e) => return e.into_response(),
     };
-    let store = app.store();
+    let conn = app.store.lock().await;
     let answer = match pull {
-        None => store
-            .read(record::list::<K>)
-            .map(|records| Answer::json(StatusCode::OK, &records)),
-        Some(pull) => store
-            .read(|conn| record::changes::<K>(conn, pull.since, pull.limit))
-            .map(|(changes, more)| {
-                Answer::json(StatusCode::OK, &Changes::new(&pull, changes, more))
-            }),
+        None => record::list::<K>(&conn).map(|records| Answer::json(StatusCode::OK, &records)),
+        Some(pull) => record::changes::<K>(&conn, pull.since, pull.limit).map(|(changes, more)| {
+            Answer::json(StatusCode::OK, &Changes::new(&pull, changes, more))
+        }),
     };
     match answer {
-        Ok(answer) => answer.into_response(false),
+        Ok(answer) => answer.into_response(),
         Err(e) => ApiError::Database(e).into_response(),
     }
 }
@@ -84,47 +73,45 @@ fn answer<K: Kind>(status: StatusCode, record: &Record<K>) -> Answer {
     Answer::json(status, record).with_etag(record.version)
 }
 
-async fn create<K: Kind>(State(app): State<Arc<App>>, mutation: Mutation) -> Response {
-    mutation.run(&app, |conn, change| {
+async fn create<K: Kind>(tx: Tx<SqliteConn>, mutation: Mutation) -> Response {
+    mutation.run(&tx, |conn, change| {
         record::create::<K>(conn, change).map(|r| answer(StatusCode::CREATED, &r))
     })
 }
 
 async fn replace<K: Kind>(
-    State(app): State<Arc<App>>,
+    tx: Tx<SqliteConn>,
     Path(id): Path<String>,
     mutation: Mutation,
 ) -> Response {
-    mutation.run(&app, |conn, change| {
+    mutation.run(&tx, |conn, change| {
         record::replace::<K>(conn, &id, change).map(|r| answer(StatusCode::OK, &r))
     })
 }
 
 async fn update<K: Kind>(
-    State(app): State<Arc<App>>,
+    tx: Tx<SqliteConn>,
     Path(id): Path<String>,
     mutation: Mutation,
 ) -> Response {
-    mutation.run(&app, |conn, change| {
+    mutation.run(&tx, |conn, change| {
         record::patch::<K>(conn, &id, change).map(|r| answer(StatusCode::OK, &r))
     })
 }
 
 /// A soft delete: answers the tombstone.
 async fn remove<K: Kind>(
-    State(app): State<Arc<App>>,
+    tx: Tx<SqliteConn>,
     Path(id): Path<String>,
     mutation: Mutation,
 ) -> Response {
-    mutation.run(&app, |conn, change| {
+    mutation.run(&tx, |conn, change| {
         record::delete::<K>(conn, &id, change).map(|r| answer(StatusCode::OK, &r))
     })
 }
 
-/// A mutating request: its exact body bytes, its `If-Match` precondition and, when it has an
-/// Idempotency-Key, what the key must match on a retry.
+/// A mutating request: its exact body bytes and its `If-Match` precondition.
 pub struct Mutation {
-    keyed: Option<Keyed>,
     if_match: Option<IfMatch>,
     body: Bytes,
 }
@@ -137,15 +124,6 @@ impl<S: Send + Sync> FromRequest<S> for Mutation {
         let body = to_bytes(body, MAX_BODY)
             .await
             .map_err(|_| ApiError::TooLarge)?;
-        let key = match parts.headers.get("idempotency-key") {
-            None => None,
-            Some(value) => Some(
-                value
-                    .to_str()
-                    .map_err(|_| ApiError::BadRequest("Idempotency-Key must be ASCII".into()))?
-                    .to_owned(),
-            ),
-        };
         let mut values = parts.headers.get_all(header::IF_MATCH).iter().peekable();
         let if_match = if values.peek().is_none() {
             None
@@ -161,42 +139,27 @@ impl<S: Send + Sync> FromRequest<S> for Mutation {
                 )
             })?)
         };
-        let keyed = key.map(|key| Keyed::new(key, parts.method.as_str(), parts.uri.path(), &body));
-        Ok(Self {
-            keyed,
-            if_match,
-            body,
-        })
+        Ok(Self { if_match, body })
     }
 }
 
 impl Mutation {
-    /// Applies `change` unless the key says it was applied already. Client errors (400, 404,
-    /// 409) are answers like any other and are stored under the key; a database error rolls
-    /// back and stores nothing, so a retry can still succeed.
+    /// Applies `change` inside the request's transaction. Client errors (400, 404, 409) are
+    /// answers like any other and are kept under the key; a database error is a 500, which
+    /// rolls back and keeps nothing, so a retry can still succeed.
     fn run(
         self,
-        app: &App,
+        conn: &Connection,
         change: impl FnOnce(&Connection, &Change<'_>) -> Result<Answer, ApiError>,
     ) -> Response {
-        let now = now_ms();
         let input = Change {
             body: &self.body,
-            now,
+            now: now_ms(),
             if_match: self.if_match.as_ref(),
         };
-        let applied = app.store().apply(self.keyed.as_ref(), now, |conn| {
-            match change(conn, &input) {
-                Ok(answer) => Ok(answer),
-                Err(ApiError::Database(e)) => Err(e),
-                Err(other) => Ok(other.answer()),
-            }
-        });
-        match applied {
-            Ok(Applied::Fresh(answer)) => answer.into_response(false),
-            Ok(Applied::Replayed(answer)) => answer.into_response(true),
-            Ok(Applied::KeyReused) => ApiError::KeyReused.into_response(),
-            Err(e) => ApiError::Database(e).into_response(),
+        match change(conn, &input) {
+            Ok(answer) => answer.into_response(),
+            Err(e) => e.into_response(),
         }
     }
 }

@@ -14,6 +14,9 @@ pub const USAGE: &str =
   --header 'NAME: VALUE'
                 add this header to every static-file response (e.g. a Content-Security-Policy);
                 repeatable
+  --allow-origin ORIGIN
+                accept mutations (and answer CORS) from this origin too, e.g. a dev server's
+                http://127.0.0.1:5173; repeatable. Other sites' mutations get 403
   --test-hooks  serve /_test/ (request log, fault injection, reset) for the test suites; off, as
                 any page the user visits could reach them";
 
@@ -24,6 +27,8 @@ pub struct Config {
     pub static_dirs: Vec<PathBuf>,
     /// Added to every static-file response, in this order (`--header`).
     pub static_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Origins besides the server's own that may call the API (`--allow-origin`).
+    pub allowed_origins: Vec<String>,
     /// Serve `/_test/` and keep the request log (`--test-hooks`): only the tests ask for it.
     pub test_hooks: bool,
 }
@@ -47,7 +52,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, StartErr
             continue;
         }
         let value = match flag.as_str() {
-            "--port" | "--db" | "--static" | "--header" => args
+            "--port" | "--db" | "--static" | "--header" | "--allow-origin" => args
                 .next()
                 .ok_or_else(|| StartError::Usage(format!("{flag} needs a value")))?,
             other => return Err(StartError::Usage(format!("unknown argument {other:?}"))),
@@ -60,10 +65,28 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, StartErr
             }
             "--db" => config.db = Some(value.into()),
             "--header" => config.static_headers.push(parse_header(&value)?),
+            "--allow-origin" => config.allowed_origins.push(parse_origin(&value)?),
             _ => config.static_dirs.push(value.into()),
         }
     }
     Ok(Command::Serve(config))
+}
+
+/// `scheme://host[:port]`, as a browser sends it in `Origin`: no path, no trailing slash.
+fn parse_origin(text: &str) -> Result<String, StartError> {
+    let bad = || {
+        StartError::Usage(format!(
+            "--allow-origin {text:?}: expected an origin like http://127.0.0.1:5173"
+        ))
+    };
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+        .ok_or_else(bad)?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        return Err(bad());
+    }
+    Ok(text.to_owned())
 }
 
 /// `"Name: value"`: split at the first colon, both sides trimmed, each checked as HTTP allows.
@@ -101,6 +124,8 @@ mod tests {
             "Content-Security-Policy: default-src 'self'",
             "--header",
             "x-extra:  two words ",
+            "--allow-origin",
+            "http://127.0.0.1:5173",
             "--test-hooks",
         ]));
         let expected = Config {
@@ -117,6 +142,7 @@ mod tests {
                     HeaderValue::from_static("two words"),
                 ),
             ],
+            allowed_origins: vec!["http://127.0.0.1:5173".into()],
             test_hooks: true,
         };
         assert_eq!(parsed.ok(), Some(Command::Serve(expected)));
@@ -124,7 +150,9 @@ mod tests {
 
     #[test]
     fn the_test_hooks_are_off_unless_asked_for() {
-        let Ok(Command::Serve(config)) = parse(args(&["--port", "8080"])) else { panic!("serves") };
+        let Ok(Command::Serve(config)) = parse(args(&["--port", "8080"])) else {
+            panic!("serves")
+        };
         assert!(!config.test_hooks);
     }
 
@@ -146,6 +174,21 @@ mod tests {
                     Err(StartError::Usage(_))
                 ),
                 "{header:?}"
+            );
+        }
+        for origin in [
+            "127.0.0.1:5173",
+            "http://",
+            "http://a.test/",
+            "https://a.test/path",
+            "ftp://a.test",
+        ] {
+            assert!(
+                matches!(
+                    parse(args(&["--allow-origin", origin])),
+                    Err(StartError::Usage(_))
+                ),
+                "{origin:?}"
             );
         }
     }

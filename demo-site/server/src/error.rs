@@ -5,7 +5,7 @@ use std::{fmt, io};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::idempotency::Answer;
+use crate::answer::Answer;
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -61,7 +61,6 @@ pub enum ApiError {
     },
     /// `If-Match` named another version than the current one.
     VersionConflict(Current),
-    KeyReused,
     TooLarge,
     Unavailable,
     Unauthorized,
@@ -75,7 +74,6 @@ impl ApiError {
             Self::NotFound | Self::Deleted { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Duplicate { .. } | Self::VersionConflict(_) => StatusCode::CONFLICT,
-            Self::KeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -91,7 +89,6 @@ impl ApiError {
             Self::MethodNotAllowed => "method not allowed".into(),
             Self::Duplicate { noun, id, .. } => format!("a {noun} with id {id:?} already exists"),
             Self::VersionConflict(_) => "version conflict".into(),
-            Self::KeyReused => "Idempotency-Key reused with a different request".into(),
             Self::TooLarge => "request body too large".into(),
             Self::Unavailable => "service unavailable (injected fault)".into(),
             Self::Unauthorized => "credentials missing or refused (injected fault)".into(),
@@ -134,6 +131,6 @@ impl From<rusqlite::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        self.answer().into_response(false)
+        self.answer().into_response()
     }
 }

@@ -1,20 +1,10 @@
-//! `/_test/` hooks: a log of every API request and injectable faults, so browser tests can
-//! see what the service worker really sent and make the network misbehave on cue.
+//! What the `/_test/` hooks hold: a log of every API request and injectable faults, so browser
+//! tests can see what the service worker really sent and make the network misbehave on cue.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use axum::Json;
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-
-use crate::app::App;
-use crate::error::ApiError;
 
 /// What happened to a logged request.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -134,7 +124,11 @@ pub struct TestHooks {
 
 /// A uniform draw in [0, 1) from xorshift64* (plenty for spreading faults; not for secrets).
 fn next_unit(state: &mut u64) -> f64 {
-    let mut x = if *state == 0 { 0x9E37_79B9_7F4A_7C15 } else { *state };
+    let mut x = if *state == 0 {
+        0x9E37_79B9_7F4A_7C15
+    } else {
+        *state
+    };
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
@@ -148,6 +142,22 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl TestHooks {
+    pub fn log(&self) -> Vec<LogEntry> {
+        lock(&self.journal).entries.clone()
+    }
+
+    pub fn faults(&self) -> Faults {
+        lock(&self.faults).clone()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.faults) = faults;
+    }
+
+    pub fn overlap(&self) -> Overlap {
+        lock(&self.overlap).clone()
+    }
+
     /// Numbers a request as it arrives, so the log keeps arrival order even when answers
     /// finish out of order.
     pub fn arrive(&self) -> u64 {
@@ -171,8 +181,13 @@ impl TestHooks {
         let total = overlap.in_flight.values().sum();
         overlap.max_in_flight = overlap.max_in_flight.max(total);
         overlap.max_in_flight_on_one_path = overlap.max_in_flight_on_one_path.max(on_path);
-        overlap.max_paths_in_flight = overlap.max_paths_in_flight.max(overlap.in_flight.len() as u32);
-        InFlight { hooks: self, path: path.to_owned() }
+        overlap.max_paths_in_flight = overlap
+            .max_paths_in_flight
+            .max(overlap.in_flight.len() as u32);
+        InFlight {
+            hooks: self,
+            path: path.to_owned(),
+        }
     }
 
     pub fn request_delay(&self) -> u64 {
@@ -182,7 +197,11 @@ impl TestHooks {
     /// Uses up the next pending fault, if any. `authorization` is the request's header.
     pub fn take_fault(&self, authorization: Option<&str>) -> Option<Fault> {
         let mut faults = lock(&self.faults);
-        if faults.require_auth.as_deref().is_some_and(|expected| authorization != Some(expected)) {
+        if faults
+            .require_auth
+            .as_deref()
+            .is_some_and(|expected| authorization != Some(expected))
+        {
             return Some(Fault::Unauthorized);
         }
         if faults.drop_after_apply > 0 {
@@ -209,50 +228,12 @@ impl TestHooks {
         }
     }
 
-    fn clear(&self) {
+    pub fn clear(&self) {
         *lock(&self.journal) = Journal::default();
         *lock(&self.faults) = Faults::default();
         let mut overlap = lock(&self.overlap);
         overlap.max_in_flight = 0;
         overlap.max_in_flight_on_one_path = 0;
         overlap.max_paths_in_flight = 0;
-    }
-}
-
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/_test/log", get(log))
-        .route("/_test/reset", post(reset))
-        .route("/_test/faults", get(faults).post(set_faults))
-        .route("/_test/overlap", get(overlap))
-}
-
-async fn overlap(State(app): State<Arc<App>>) -> Json<Overlap> {
-    Json(lock(&app.hooks.overlap).clone())
-}
-
-async fn log(State(app): State<Arc<App>>) -> Json<Vec<LogEntry>> {
-    Json(lock(&app.hooks.journal).entries.clone())
-}
-
-async fn reset(State(app): State<Arc<App>>) -> Response {
-    if let Err(e) = app.store().reset() {
-        return ApiError::Database(e).into_response();
-    }
-    app.hooks.clear();
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn faults(State(app): State<Arc<App>>) -> Json<Faults> {
-    Json(lock(&app.hooks.faults).clone())
-}
-
-async fn set_faults(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    match serde_json::from_slice::<Faults>(&body) {
-        Ok(faults) => {
-            *lock(&app.hooks.faults) = faults.clone();
-            Json(faults).into_response()
-        }
-        Err(e) => ApiError::BadRequest(format!("invalid faults: {e}")).into_response(),
     }
 }

@@ -1,24 +1,26 @@
 //! Demo API server for offline-sync: a small sync-capable API (tasks and projects, with
-//! versions, tombstones and pull by change sequence) on SQLite, static files for the demo
-//! page, and (with `--test-hooks`, for the tests only) `/_test/` hooks that inject network faults.
+//! versions, tombstones and pull by change sequence) on SQLite under offline-sync-server's
+//! contract layer, static files for the demo page, and (with `--test-hooks`, for the tests
+//! only) `/_test/` hooks that inject network faults.
 
+mod answer;
 mod api;
-mod app;
-mod batch;
 pub mod cli;
 mod error;
 mod hooks;
-mod idempotency;
 mod input;
 mod observe;
 mod project;
 mod record;
+mod routes;
 mod schema;
 mod server;
+mod state;
 mod static_files;
-mod store;
+mod switch;
 mod sync;
 mod task;
+mod test_routes;
 
 pub use cli::Config;
 pub use error::StartError;

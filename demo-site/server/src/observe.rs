@@ -1,5 +1,6 @@
 //! The middleware around every `/api/` request: logs it for `/_test/log`, applies injected
-//! faults, and adds CORS headers so cross-origin pages (and tests) can call the API.
+//! faults, and adds CORS headers for the origins allowed with `--allow-origin` (a dev server
+//! on another port), and for no other.
 
 use std::sync::Arc;
 
@@ -11,17 +12,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use offline_sync_server::REPLAYED_HEADER;
 
-use crate::api::MAX_BODY;
-use crate::app::App;
 use crate::error::ApiError;
 use crate::hooks::{Fault, LogEntry, Outcome};
-use crate::idempotency::REPLAYED_HEADER;
-use crate::server::DropSwitch;
-
-pub fn is_api(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/")
-}
+use crate::state::{App, MAX_BODY, is_api};
+use crate::switch::DropSwitch;
 
 fn is_mutating(method: &Method) -> bool {
     [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(method)
@@ -48,15 +44,31 @@ pub async fn observe(
             .unwrap_or_default(),
     );
     let _in_flight = is_mutating(&parts.method).then(|| app.hooks.in_flight(parts.uri.path()));
-    let delay = if is_mutating(&parts.method) { app.hooks.request_delay() } else { 0 };
+    let delay = if is_mutating(&parts.method) {
+        app.hooks.request_delay()
+    } else {
+        0
+    };
     if delay > 0 {
         // A slow network: the request is held before it is applied. A client that gives up
         // meanwhile (its connection closes) cancels it, as with a real server.
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
     }
+    let cors_origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .filter(|origin| {
+            app.allowed_origins
+                .iter()
+                .any(|allowed| allowed.as_bytes() == origin.as_bytes())
+        })
+        .cloned();
     let fault = match body {
         Some(_) if is_mutating(&parts.method) => {
-            let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+            let authorization = parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
             app.hooks.take_fault(authorization)
         }
         _ => None,
@@ -72,10 +84,14 @@ pub async fn observe(
                 .insert(header::RETRY_AFTER, retry_after.into());
             response
         }
-        (Some(_), _) if parts.method == Method::OPTIONS => preflight(&parts.headers),
+        (Some(_), _) if parts.method == Method::OPTIONS && cors_origin.is_some() => {
+            preflight(&parts.headers)
+        }
         (Some(body), _) => next.run(Request::from_parts(parts, Body::from(body))).await,
     };
-    add_cors(response.headers_mut());
+    if let Some(origin) = cors_origin {
+        add_cors(origin, response.headers_mut());
+    }
 
     let status = response.status();
     let outcome = if fault == Some(Fault::DropAfterApply) {
@@ -130,12 +146,14 @@ fn entry(seq: u64, parts: &request::Parts, body_base64: String) -> LogEntry {
     }
 }
 
-/// Answers a CORS preflight: any origin may send the API's methods and headers.
+/// Answers a CORS preflight from an allowed origin: it may send the API's methods and headers.
 fn preflight(request_headers: &HeaderMap) -> Response {
     let allowed = request_headers
         .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
         .cloned()
-        .unwrap_or(HeaderValue::from_static("content-type, idempotency-key, if-match"));
+        .unwrap_or(HeaderValue::from_static(
+            "content-type, idempotency-key, if-match",
+        ));
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -150,11 +168,9 @@ fn preflight(request_headers: &HeaderMap) -> Response {
     response
 }
 
-fn add_cors(headers: &mut HeaderMap) {
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+fn add_cors(origin: HeaderValue, headers: &mut HeaderMap) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.append(header::VARY, HeaderValue::from_static("origin"));
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("idempotent-replayed, retry-after, etag"),

@@ -21,16 +21,6 @@ CREATE TABLE IF NOT EXISTS projects (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS idempotency (
-    key TEXT PRIMARY KEY,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    body_sha256 TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    content_type TEXT,
-    response BLOB NOT NULL,
-    created_at INTEGER NOT NULL
-);
 -- One row: the last change sequence number handed out, across all collections.
 CREATE TABLE IF NOT EXISTS sync_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -57,7 +47,24 @@ const TASK_COLUMNS: [(&str, &str); 6] = [
 
 const PROJECT_COLUMNS: [(&str, &str); 1] = [("color", "TEXT NOT NULL DEFAULT '#3b82f6'")];
 
-const IDEMPOTENCY_COLUMNS: [(&str, &str); 1] = [("etag", "TEXT")];
+/// The key table older servers kept, before offline-sync-server's own.
+const OLD_KEYS_COLUMNS: [(&str, &str); 1] = [("etag", "TEXT")];
+
+/// Moves each key an older server stored into offline-sync-server's table, its content type
+/// and ETag becoming the stored headers.
+const MOVE_OLD_KEYS: &str = "
+INSERT OR IGNORE INTO offline_sync_keys (key, method, path, body_sha256, status, headers, body, created_at)
+SELECT key, method, path, body_sha256, status,
+    CASE
+        WHEN content_type IS NULL AND etag IS NULL THEN '[]'
+        WHEN etag IS NULL THEN json_array(json_array('content-type', content_type))
+        WHEN content_type IS NULL THEN json_array(json_array('etag', etag))
+        ELSE json_array(json_array('content-type', content_type), json_array('etag', etag))
+    END,
+    response, created_at
+FROM idempotency;
+DROP TABLE idempotency;
+";
 
 const SYNCED: [&str; 2] = ["tasks", "projects"];
 
@@ -71,7 +78,16 @@ pub fn upgrade(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.execute("UPDATE tasks SET status = 'done' WHERE done != 0", [])?;
     }
     add_columns(&tx, "projects", &PROJECT_COLUMNS)?;
-    add_columns(&tx, "idempotency", &IDEMPOTENCY_COLUMNS)?;
+    tx.execute_batch(offline_sync_server::sqlite::MIGRATION)?;
+    let has_old_keys: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'idempotency')",
+        [],
+        |row| row.get(0),
+    )?;
+    if has_old_keys {
+        add_columns(&tx, "idempotency", &OLD_KEYS_COLUMNS)?;
+        tx.execute_batch(MOVE_OLD_KEYS)?;
+    }
     for table in SYNCED {
         add_columns(&tx, table, &SYNC_COLUMNS)?;
         tx.execute_batch(&format!(
@@ -149,6 +165,6 @@ pub fn next_seq(conn: &Connection) -> rusqlite::Result<i64> {
 pub const RESET: &str = "
 DELETE FROM tasks;
 DELETE FROM projects;
-DELETE FROM idempotency;
+DELETE FROM offline_sync_keys;
 UPDATE sync_state SET seq = 0;
 ";

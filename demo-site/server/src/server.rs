@@ -1,9 +1,9 @@
 //! The listener and accept loop. Each connection is served by hyper in its own task, next to
-//! a [`DropSwitch`]: pulling the switch drops the connection future, which closes the socket
-//! without a single response byte — how the `dropAfterApply` fault loses an answer.
+//! a [`DropSwitch`].
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,23 +14,17 @@ use hyper::service::{Service, service_fn};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
 
-use crate::app::{self, App};
+use offline_sync_server::SqliteStore;
+use rusqlite::Connection;
+
 use crate::cli::Config;
 use crate::error::StartError;
-use crate::store::Store;
-
-/// Closes one connection without answering; handed to every request as an extension.
-#[derive(Clone, Default)]
-pub struct DropSwitch(Arc<Notify>);
-
-impl DropSwitch {
-    pub fn cut(&self) {
-        // `notify_one` keeps a permit if the connection task is not waiting yet.
-        self.0.notify_one();
-    }
-}
+use crate::hooks::TestHooks;
+use crate::routes;
+use crate::schema;
+use crate::state::App;
+use crate::switch::DropSwitch;
 
 pub struct Server {
     listener: TcpListener,
@@ -40,12 +34,19 @@ pub struct Server {
 impl Server {
     /// Opens the database and binds 127.0.0.1 (never other interfaces).
     pub async fn bind(config: Config) -> Result<Self, StartError> {
-        let store = Store::open(config.db.as_deref()).map_err(StartError::Database)?;
+        let store = open_store(config.db.as_deref()).map_err(StartError::Database)?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
             .await
             .map_err(StartError::Bind)?;
-        let app = App::new(store, config.static_dirs, config.static_headers, config.test_hooks);
-        let router = app::router(Arc::new(app));
+        let app = App {
+            store,
+            hooks: TestHooks::default(),
+            test_hooks: config.test_hooks,
+            allowed_origins: config.allowed_origins,
+            static_dirs: config.static_dirs,
+            static_headers: config.static_headers,
+        };
+        let router = routes::router(Arc::new(app));
         Ok(Self { listener, router })
     }
 
@@ -68,6 +69,16 @@ impl Server {
             }
         }
     }
+}
+
+/// The database file (or an in-memory one), upgraded to this server's schema.
+fn open_store(path: Option<&Path>) -> rusqlite::Result<SqliteStore> {
+    let mut conn = match path {
+        Some(path) => Connection::open(path)?,
+        None => Connection::open_in_memory()?,
+    };
+    schema::upgrade(&mut conn)?;
+    SqliteStore::new(conn)
 }
 
 async fn serve_connection(stream: TcpStream, router: Router) {

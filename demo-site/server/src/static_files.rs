@@ -11,9 +11,8 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
-use crate::app::App;
 use crate::error::ApiError;
-use crate::observe::is_api;
+use crate::state::{App, is_api};
 
 /// Router fallback: unknown API and test-hook paths get a JSON 404; the rest is looked up
 /// in the static roots.

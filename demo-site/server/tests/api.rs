@@ -3,7 +3,9 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{call, get, log_outcomes, send, start, start_as_given, start_memory, tasks, temp_dir};
+use support::{
+    call, get, log_outcomes, send, start, start_as_given, start_memory, tasks, temp_dir,
+};
 
 #[test]
 fn crud_round_trip() {
@@ -89,7 +91,6 @@ fn bad_requests_get_json_errors() {
         let reply = call(addr, method, path, None, body);
         assert_eq!(reply.status, status, "{method} {path} {body}");
         assert!(reply.json()["error"].is_string(), "{method} {path} {body}");
-        assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
     }
 
     assert_eq!(
@@ -115,37 +116,122 @@ fn bad_requests_get_json_errors() {
 }
 
 #[test]
-fn api_answers_allow_any_origin() {
-    let addr = start_memory();
-    let reply = send(
-        addr,
-        "GET",
-        "/api/tasks",
-        &[("Origin", "http://elsewhere.test")],
-        "",
-    );
-    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
-
-    let preflight = send(
-        addr,
-        "OPTIONS",
-        "/api/tasks",
-        &[
-            ("Origin", "http://elsewhere.test"),
-            ("Access-Control-Request-Method", "POST"),
-            (
-                "Access-Control-Request-Headers",
-                "content-type,idempotency-key",
-            ),
-        ],
-        "",
-    );
-    assert_eq!(preflight.status, 204);
-    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+fn only_allowed_origins_get_cors_answers() {
+    let addr = start(demo_server::Config {
+        allowed_origins: vec!["http://allowed.test".into()],
+        ..Default::default()
+    });
+    let get_from = |origin| send(addr, "GET", "/api/tasks", &[("Origin", origin)], "");
     assert_eq!(
-        preflight.header("access-control-allow-headers"),
+        get_from("http://elsewhere.test").header("access-control-allow-origin"),
+        None
+    );
+    let allowed = get_from("http://allowed.test");
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("http://allowed.test")
+    );
+    assert_eq!(allowed.header("vary"), Some("origin"));
+
+    let preflight = |origin| {
+        send(
+            addr,
+            "OPTIONS",
+            "/api/tasks",
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                (
+                    "Access-Control-Request-Headers",
+                    "content-type,idempotency-key",
+                ),
+            ],
+            "",
+        )
+    };
+    let answered = preflight("http://allowed.test");
+    assert_eq!(answered.status, 204);
+    assert_eq!(
+        answered.header("access-control-allow-origin"),
+        Some("http://allowed.test")
+    );
+    assert_eq!(
+        answered.header("access-control-allow-headers"),
         Some("content-type,idempotency-key")
     );
+    let refused = preflight("http://elsewhere.test");
+    assert_ne!(refused.status, 204);
+    assert_eq!(refused.header("access-control-allow-origin"), None);
+}
+
+#[test]
+fn other_sites_cannot_mutate_and_json_routes_take_json() {
+    let addr = start(demo_server::Config {
+        allowed_origins: vec!["http://allowed.test".into()],
+        ..Default::default()
+    });
+    let post = |headers: &[(&str, &str)]| {
+        send(
+            addr,
+            "POST",
+            "/api/tasks",
+            headers,
+            r#"{"title":"from afar"}"#,
+        )
+    };
+    // What a page on another site can send without asking: a simple text/plain POST.
+    let attack = post(&[
+        ("Content-Type", "text/plain"),
+        ("Origin", "http://evil.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ]);
+    assert_eq!(attack.status, 403);
+    assert_eq!(
+        attack.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(
+        post(&[
+            ("Content-Type", "application/json"),
+            ("Origin", "http://evil.example")
+        ])
+        .status,
+        403
+    );
+    assert_eq!(
+        post(&[
+            ("Content-Type", "application/json"),
+            ("Sec-Fetch-Site", "cross-site")
+        ])
+        .status,
+        403
+    );
+    assert_eq!(post(&[("Content-Type", "text/plain")]).status, 415);
+    assert_eq!(
+        post(&[("Content-Type", "application/x-www-form-urlencoded")]).status,
+        415
+    );
+    assert!(tasks(addr).is_empty(), "nothing applied");
+    // The test client sends `Host: localhost`: the server's own origin is what the Host names.
+    assert_eq!(
+        post(&[
+            ("Content-Type", "application/json"),
+            ("Origin", "http://localhost"),
+            ("Sec-Fetch-Site", "same-origin")
+        ])
+        .status,
+        201
+    );
+    assert_eq!(
+        post(&[
+            ("Content-Type", "application/json"),
+            ("Origin", "http://allowed.test"),
+            ("Sec-Fetch-Site", "cross-site")
+        ])
+        .status,
+        201
+    );
+    assert_eq!(tasks(addr).len(), 2);
 }
 
 #[test]
@@ -262,7 +348,13 @@ fn static_files_first_root_wins() {
 fn without_test_hooks_no_page_can_reset_the_data_or_switch_faults_on() {
     // As `./build.sh demo` runs it: a form POST from any site the user visits must not reach them.
     let addr = start_as_given(demo_server::Config::default());
-    let made = call(addr, "POST", "/api/tasks", None, r#"{"id":"kept","title":"kept"}"#);
+    let made = call(
+        addr,
+        "POST",
+        "/api/tasks",
+        None,
+        r#"{"id":"kept","title":"kept"}"#,
+    );
     assert_eq!(made.status, 201);
     for (method, path, body) in [
         ("POST", "/_test/reset", ""),
@@ -270,10 +362,25 @@ fn without_test_hooks_no_page_can_reset_the_data_or_switch_faults_on() {
         ("GET", "/_test/log", ""),
         ("GET", "/_test/overlap", ""),
     ] {
-        let reply = send(addr, method, path, &[("origin", "http://evil.example"), ("content-type", "application/x-www-form-urlencoded")], body);
+        let reply = send(
+            addr,
+            method,
+            path,
+            &[
+                ("origin", "http://evil.example"),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            body,
+        );
         assert_eq!(reply.status, 404, "{method} {path}");
     }
     assert_eq!(tasks(addr).len(), 1, "nothing was reset");
-    let after = call(addr, "POST", "/api/tasks", None, r#"{"id":"still","title":"no fault"}"#);
+    let after = call(
+        addr,
+        "POST",
+        "/api/tasks",
+        None,
+        r#"{"id":"still","title":"no fault"}"#,
+    );
     assert_eq!(after.status, 201, "no fault was switched on");
 }

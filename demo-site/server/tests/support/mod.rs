@@ -16,7 +16,10 @@ use serde_json::Value;
 /// Starts a server with its test hooks on its own thread and runtime; it lives until the test
 /// process ends.
 pub fn start(config: Config) -> SocketAddr {
-    start_as_given(Config { test_hooks: true, ..config })
+    start_as_given(Config {
+        test_hooks: true,
+        ..config
+    })
 }
 
 /// The same, with the hooks as `config` says (off by default, as `./build.sh demo` runs it).
