@@ -109,7 +109,29 @@ build() {
 }
 
 build_server() {
-  cargo build -p demo-server
+  cargo build -p demo-server -p offline-sync-contract
+}
+
+# The contract kit against the reference server, run as a backend author would run it.
+contract_check() {
+  local log=target/contract-server.log url="" rc=0
+  target/debug/demo-server --port 0 >"$log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do
+    url=$(grep -o 'http://127.0.0.1:[0-9]*' "$log" || true)
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  if [ -z "$url" ]; then
+    kill "$pid" 2>/dev/null || true
+    echo "build: demo-server did not start for the contract kit:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  target/debug/offline-sync-contract "$url/api/tasks" || rc=$?
+  target/debug/offline-sync-contract "$url/api/projects" --body '{"name":"contract"}' || rc=$?
+  kill "$pid" 2>/dev/null || true
+  [ "$rc" -eq 0 ] || exit "$rc"
 }
 
 # The npm package `offline-sync` (shim/package.json): the page modules from shim/, the built worker
@@ -146,6 +168,8 @@ test_all() {
   ensure_npm tests/e2e
   say "native tests"
   cargo test --workspace
+  say "the contract kit against the demo server (SQLite)"
+  contract_check
   say "tests inside a service worker (headless Chromium)"
   (cd tests/wasm && CHROMEDRIVER=$(command -v chromedriver) cargo test --target "$WASM_TARGET")
   say "tests inside a service worker (headless Firefox ESR)"
