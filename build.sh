@@ -112,6 +112,15 @@ build_server() {
   cargo build -p demo-server -p offline-sync-contract
 }
 
+# Debian's PostgreSQL, for the store tests (they start a throwaway cluster of their own).
+ensure_postgres() {
+  if compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null || command -v initdb > /dev/null; then
+    return
+  fi
+  say "installing Debian's postgresql (the tests make throwaway clusters of their own)"
+  apt_install postgresql
+}
+
 # The contract kit against the reference server, run as a backend author would run it.
 contract_check() {
   local log=target/contract-server.log url="" rc=0
@@ -170,6 +179,9 @@ test_all() {
   cargo test --workspace
   say "the contract kit against the demo server (SQLite)"
   contract_check
+  ensure_postgres
+  say "offline-sync-server on PostgreSQL (a throwaway cluster on 127.0.0.1)"
+  cargo test -p offline-sync-server --features postgres --test postgres
   say "tests inside a service worker (headless Chromium)"
   (cd tests/wasm && CHROMEDRIVER=$(command -v chromedriver) cargo test --target "$WASM_TARGET")
   say "tests inside a service worker (headless Firefox ESR)"

@@ -56,27 +56,46 @@ fn bad(detail: String) -> Problem {
 }
 
 /// Runs one batch request through `api` (the app's routes, under the layer).
-pub(crate) async fn run<A>(settings: &Settings, api: A, request: Request) -> Result<Response, Problem>
+pub(crate) async fn run<A>(
+    settings: &Settings,
+    api: A,
+    request: Request,
+) -> Result<Response, Problem>
 where
     A: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     A::Future: Send,
 {
     let (parts, body) = request.into_parts();
     if parts.method != Method::POST {
-        return Err(Problem::new(StatusCode::METHOD_NOT_ALLOWED, "a batch is sent with POST"));
+        return Err(Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "a batch is sent with POST",
+        ));
     }
-    admit(&Settings { require_key: false, ..settings.clone() }, &parts)?;
+    admit(
+        &Settings {
+            require_key: false,
+            ..settings.clone()
+        },
+        &parts,
+    )?;
     let body = read_body(body, settings.max_body.saturating_mul(4)).await?;
-    let batch: Batch = serde_json::from_slice(&body).map_err(|e| bad(format!("the batch is not valid: {e}")))?;
+    let batch: Batch =
+        serde_json::from_slice(&body).map_err(|e| bad(format!("the batch is not valid: {e}")))?;
     if batch.requests.len() > MAX_ITEMS {
-        return Err(bad(format!("a batch holds at most {MAX_ITEMS} requests, this one {}", batch.requests.len())));
+        return Err(bad(format!(
+            "a batch holds at most {MAX_ITEMS} requests, this one {}",
+            batch.requests.len()
+        )));
     }
     let own_path = parts.uri.path();
     let requests = batch
         .requests
         .into_iter()
         .enumerate()
-        .map(|(i, item)| to_request(item, own_path).map_err(|why| bad(format!("batch item {i}: {why}"))))
+        .map(|(i, item)| {
+            to_request(item, own_path).map_err(|why| bad(format!("batch item {i}: {why}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut results = Vec::with_capacity(requests.len());
     for request in requests {
@@ -89,8 +108,17 @@ where
             .collect();
         let body = to_bytes(response.into_body(), usize::MAX)
             .await
-            .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, format!("an item's answer could not be read: {e}")))?;
-        results.push(Outcome { status: status.as_u16(), headers, body: String::from_utf8_lossy(&body).into_owned() });
+            .map_err(|e| {
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("an item's answer could not be read: {e}"),
+                )
+            })?;
+        results.push(Outcome {
+            status: status.as_u16(),
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
         if !status.is_success() {
             break;
         }
@@ -99,18 +127,26 @@ where
 }
 
 fn to_request(item: Item, own_path: &str) -> Result<Request, String> {
-    let method = Method::from_bytes(item.method.as_bytes()).map_err(|_| format!("bad method {:?}", item.method))?;
+    let method = Method::from_bytes(item.method.as_bytes())
+        .map_err(|_| format!("bad method {:?}", item.method))?;
     // Items stay beside the batch endpoint: `/api/_batch` runs `/api/…`, never `/_admin/…`.
     let dir = &own_path[..own_path.rfind('/').map_or(0, |i| i + 1)];
     let path = item.url.split(['?', '#']).next().unwrap_or("");
     if !path.starts_with(dir) || path.starts_with("//") || path == own_path {
-        return Err(format!("url must be a path under {dir}, other than the batch's own, not {:?}", item.url));
+        return Err(format!(
+            "url must be a path under {dir}, other than the batch's own, not {:?}",
+            item.url
+        ));
     }
     let mut request = Request::builder().method(method).uri(&item.url);
     for (name, value) in &item.headers {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("bad header name {name:?}"))?;
-        let value = HeaderValue::from_str(value).map_err(|_| format!("bad value for header {name}"))?;
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("bad header name {name:?}"))?;
+        let value =
+            HeaderValue::from_str(value).map_err(|_| format!("bad value for header {name}"))?;
         request = request.header(name, value);
     }
-    request.body(Body::from(item.body.unwrap_or_default())).map_err(|e| e.to_string())
+    request
+        .body(Body::from(item.body.unwrap_or_default()))
+        .map_err(|e| e.to_string())
 }

@@ -21,7 +21,10 @@ pub struct Guard {
 
 impl Default for Guard {
     fn default() -> Self {
-        Self { allowed_origins: Vec::new(), json_only: true }
+        Self {
+            allowed_origins: Vec::new(),
+            json_only: true,
+        }
     }
 }
 
@@ -40,13 +43,17 @@ impl Guard {
     }
 
     fn check_origin(&self, headers: &HeaderMap) -> Result<(), Problem> {
-        let origin = headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or("(not ASCII)"));
+        let origin = headers
+            .get(header::ORIGIN)
+            .map(|v| v.to_str().unwrap_or("(not ASCII)"));
         if let Some(origin) = origin {
             if self.allowed_origins.iter().any(|allowed| allowed == origin) {
                 return Ok(());
             }
             if !is_own_origin(origin, headers) {
-                return Err(cross_site(format!("mutations from {origin} are not accepted")));
+                return Err(cross_site(format!(
+                    "mutations from {origin} are not accepted"
+                )));
             }
         }
         match headers.get("sec-fetch-site").map(|v| v.as_bytes()) {
@@ -58,7 +65,10 @@ impl Guard {
 
 /// The `Origin` names the host the request was sent to (the scheme is the proxy's business).
 fn is_own_origin(origin: &str, headers: &HeaderMap) -> bool {
-    let Some(authority) = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) else {
+    let Some(authority) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
         return false;
     };
     headers
@@ -76,20 +86,36 @@ fn check_json(headers: &HeaderMap) -> Result<(), Problem> {
     let declared_empty = headers
         .get(header::CONTENT_LENGTH)
         .is_some_and(|length| length.as_bytes() == b"0");
-    let content_type = headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or(""));
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or(""));
     match content_type {
-        None if declared_empty || !headers.contains_key(header::TRANSFER_ENCODING) && !headers.contains_key(header::CONTENT_LENGTH) => Ok(()),
+        None if declared_empty
+            || !headers.contains_key(header::TRANSFER_ENCODING)
+                && !headers.contains_key(header::CONTENT_LENGTH) =>
+        {
+            Ok(())
+        }
         Some(value) if is_json(value) => Ok(()),
         _ => Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("this route takes application/json, not {}", content_type.unwrap_or("a body without a content type")),
+            format!(
+                "this route takes application/json, not {}",
+                content_type.unwrap_or("a body without a content type")
+            ),
         )),
     }
 }
 
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 #[cfg(test)]
@@ -99,15 +125,23 @@ mod tests {
     use super::*;
 
     fn parts(headers: &[(&str, &str)]) -> Parts {
-        let mut request = Request::builder().method("POST").uri("/api/tasks").header("host", "app.test:8080");
+        let mut request = Request::builder()
+            .method("POST")
+            .uri("/api/tasks")
+            .header("host", "app.test:8080");
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        request.body(()).map(|r| r.into_parts().0).expect("a valid request")
+        request
+            .body(())
+            .map(|r| r.into_parts().0)
+            .expect("a valid request")
     }
 
     fn status(guard: &Guard, headers: &[(&str, &str)]) -> u16 {
-        guard.check(&parts(headers)).map_or_else(|p| p.status, |()| 200)
+        guard
+            .check(&parts(headers))
+            .map_or_else(|p| p.status, |()| 200)
     }
 
     const JSON: (&str, &str) = ("content-type", "application/json");
@@ -115,29 +149,110 @@ mod tests {
 
     #[test]
     fn only_the_apps_own_origin_or_an_allowed_one_may_mutate() {
-        let guard = Guard { allowed_origins: vec!["https://admin.test".into()], ..Guard::default() };
-        assert_eq!(status(&guard, &[JSON, LENGTH]), 200, "no browser headers: not a browser");
-        assert_eq!(status(&guard, &[JSON, LENGTH, ("origin", "http://app.test:8080"), ("sec-fetch-site", "same-origin")]), 200);
-        assert_eq!(status(&guard, &[JSON, LENGTH, ("origin", "https://APP.test:8080")]), 200);
-        assert_eq!(status(&guard, &[JSON, LENGTH, ("origin", "http://evil.example")]), 403);
+        let guard = Guard {
+            allowed_origins: vec!["https://admin.test".into()],
+            ..Guard::default()
+        };
+        assert_eq!(
+            status(&guard, &[JSON, LENGTH]),
+            200,
+            "no browser headers: not a browser"
+        );
+        assert_eq!(
+            status(
+                &guard,
+                &[
+                    JSON,
+                    LENGTH,
+                    ("origin", "http://app.test:8080"),
+                    ("sec-fetch-site", "same-origin")
+                ]
+            ),
+            200
+        );
+        assert_eq!(
+            status(&guard, &[JSON, LENGTH, ("origin", "https://APP.test:8080")]),
+            200
+        );
+        assert_eq!(
+            status(&guard, &[JSON, LENGTH, ("origin", "http://evil.example")]),
+            403
+        );
         assert_eq!(status(&guard, &[JSON, LENGTH, ("origin", "null")]), 403);
-        assert_eq!(status(&guard, &[JSON, LENGTH, ("origin", "http://app.test:9999")]), 403);
-        assert_eq!(status(&guard, &[JSON, LENGTH, ("sec-fetch-site", "cross-site")]), 403);
-        assert_eq!(status(&guard, &[JSON, LENGTH, ("origin", "https://admin.test"), ("sec-fetch-site", "cross-site")]), 200);
-        assert_eq!(status(&guard, &[JSON, LENGTH, ("sec-fetch-site", "same-site")]), 200);
+        assert_eq!(
+            status(&guard, &[JSON, LENGTH, ("origin", "http://app.test:9999")]),
+            403
+        );
+        assert_eq!(
+            status(&guard, &[JSON, LENGTH, ("sec-fetch-site", "cross-site")]),
+            403
+        );
+        assert_eq!(
+            status(
+                &guard,
+                &[
+                    JSON,
+                    LENGTH,
+                    ("origin", "https://admin.test"),
+                    ("sec-fetch-site", "cross-site")
+                ]
+            ),
+            200
+        );
+        assert_eq!(
+            status(&guard, &[JSON, LENGTH, ("sec-fetch-site", "same-site")]),
+            200
+        );
     }
 
     #[test]
     fn a_json_route_takes_json_or_no_body() {
         let guard = Guard::default();
         assert_eq!(status(&guard, &[JSON, LENGTH]), 200);
-        assert_eq!(status(&guard, &[("content-type", "application/merge-patch+json"), LENGTH]), 200);
-        assert_eq!(status(&guard, &[("content-type", "Application/JSON; charset=utf-8"), LENGTH]), 200);
-        assert_eq!(status(&guard, &[("content-type", "text/plain"), LENGTH]), 415);
-        assert_eq!(status(&guard, &[("content-type", "application/x-www-form-urlencoded"), LENGTH]), 415);
-        assert_eq!(status(&guard, &[LENGTH]), 415, "a body with no content type");
+        assert_eq!(
+            status(
+                &guard,
+                &[("content-type", "application/merge-patch+json"), LENGTH]
+            ),
+            200
+        );
+        assert_eq!(
+            status(
+                &guard,
+                &[("content-type", "Application/JSON; charset=utf-8"), LENGTH]
+            ),
+            200
+        );
+        assert_eq!(
+            status(&guard, &[("content-type", "text/plain"), LENGTH]),
+            415
+        );
+        assert_eq!(
+            status(
+                &guard,
+                &[
+                    ("content-type", "application/x-www-form-urlencoded"),
+                    LENGTH
+                ]
+            ),
+            415
+        );
+        assert_eq!(
+            status(&guard, &[LENGTH]),
+            415,
+            "a body with no content type"
+        );
         assert_eq!(status(&guard, &[]), 200, "no body at all");
         assert_eq!(status(&guard, &[("content-length", "0")]), 200);
-        assert_eq!(status(&Guard { json_only: false, ..Guard::default() }, &[("content-type", "text/plain"), LENGTH]), 200);
+        assert_eq!(
+            status(
+                &Guard {
+                    json_only: false,
+                    ..Guard::default()
+                },
+                &[("content-type", "text/plain"), LENGTH]
+            ),
+            200
+        );
     }
 }

@@ -89,8 +89,16 @@ pub struct Keyed {
 
 impl Keyed {
     pub fn new(key: String, method: &str, path: &str, body: &[u8]) -> Self {
-        let body_sha256 = Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
-        Self { key, method: method.to_owned(), path: path.to_owned(), body_sha256 }
+        let body_sha256 = Sha256::digest(body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Self {
+            key,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            body_sha256,
+        }
     }
 
     /// Whether a stored fingerprint is this request's.
@@ -107,7 +115,10 @@ mod tests {
     fn bare_and_quoted_keys_name_the_same_key() {
         assert_eq!(parse(b"8e03978e-40d5").as_deref(), Ok("8e03978e-40d5"));
         assert_eq!(parse(b"\"8e03978e-40d5\"").as_deref(), Ok("8e03978e-40d5"));
-        assert_eq!(parse(br#""a \"quoted\" \\ key""#).as_deref(), Ok(r#"a "quoted" \ key"#));
+        assert_eq!(
+            parse(br#""a \"quoted\" \\ key""#).as_deref(),
+            Ok(r#"a "quoted" \ key"#)
+        );
         assert_eq!(parse(b"  spaced  ").as_deref(), Ok("spaced"));
     }
 
@@ -132,6 +143,9 @@ mod tests {
         assert!(keyed.matches("POST", "/api/tasks", &sha));
         assert!(!keyed.matches("PUT", "/api/tasks", &sha));
         assert!(!keyed.matches("POST", "/api/tasks/1", &sha));
-        assert_ne!(Keyed::new("k".into(), "POST", "/api/tasks", b"{ }").body_sha256, sha);
+        assert_ne!(
+            Keyed::new("k".into(), "POST", "/api/tasks", b"{ }").body_sha256,
+            sha
+        );
     }
 }

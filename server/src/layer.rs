@@ -14,8 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::Request;
-use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any};
 use tokio::sync::Mutex;
@@ -48,8 +48,15 @@ pub(crate) struct Settings {
 impl<S: Store> OfflineSync<S> {
     /// Cross-site mutations refused, JSON only, keys optional, bodies up to 1 MiB.
     pub fn new(store: S) -> Self {
-        let settings = Settings { guard: Guard::default(), require_key: false, max_body: DEFAULT_MAX_BODY };
-        Self { store, settings: Arc::new(settings) }
+        let settings = Settings {
+            guard: Guard::default(),
+            require_key: false,
+            max_body: DEFAULT_MAX_BODY,
+        };
+        Self {
+            store,
+            settings: Arc::new(settings),
+        }
     }
 
     fn with(mut self, change: impl FnOnce(&mut Settings)) -> Self {
@@ -82,27 +89,36 @@ impl<S: Store> OfflineSync<S> {
     /// on them. Mount it beside them, not under the layer.
     pub fn batch<A, St>(&self, api: A) -> MethodRouter<St>
     where
-        A: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+        A: Service<Request, Response = Response, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
         A::Future: Send,
         St: Clone + Send + Sync + 'static,
     {
         let settings = self.settings.clone();
         any(move |request: Request| async move {
-            batch::run(&settings, api, request).await.unwrap_or_else(IntoResponse::into_response)
+            batch::run(&settings, api, request)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
         })
     }
 
     pub fn store(&self) -> &S {
         &self.store
     }
-
 }
 
 impl<S: Clone, I> Layer<I> for OfflineSync<S> {
     type Service = Protected<S, I>;
 
     fn layer(&self, inner: I) -> Protected<S, I> {
-        Protected { store: self.store.clone(), settings: self.settings.clone(), inner }
+        Protected {
+            store: self.store.clone(),
+            settings: self.settings.clone(),
+            inner,
+        }
     }
 }
 
@@ -139,14 +155,18 @@ where
             if !is_mutation(request.method()) {
                 return inner.oneshot(request).await;
             }
-            Ok(protect(store, &settings, inner, request).await.unwrap_or_else(IntoResponse::into_response))
+            Ok(protect(store, &settings, inner, request)
+                .await
+                .unwrap_or_else(IntoResponse::into_response))
         })
     }
 }
 
 /// Milliseconds since the Unix epoch; a clock before 1970 counts as 0.
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The checks that need no body: where it came from, its content type, its key.
@@ -159,16 +179,25 @@ pub(crate) fn admit(settings: &Settings, parts: &Parts) -> Result<Option<String>
         (Some(_), Some(_)) => Err(KeyError::Repeated),
         (Some(value), None) => key::parse(value.as_bytes()),
     };
-    key.map(Some).map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.to_string()))
+    key.map(Some)
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
     to_bytes(body, limit).await.map_err(|_| {
-        Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {limit} bytes, or was cut off"))
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {limit} bytes, or was cut off"),
+        )
     })
 }
 
-async fn protect<S, I>(store: S, settings: &Settings, inner: I, request: Request) -> Result<Response, Problem>
+async fn protect<S, I>(
+    store: S,
+    settings: &Settings,
+    inner: I,
+    request: Request,
+) -> Result<Response, Problem>
 where
     S: Store,
     I: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
@@ -179,37 +208,59 @@ where
     let body = read_body(body, settings.max_body).await?;
     let keyed = key.map(|key| Keyed::new(key, parts.method.as_str(), parts.uri.path(), &body));
     let now = now_ms();
-    let conn = match store.begin(keyed.as_ref(), now).await.map_err(unavailable)? {
+    let conn = match store
+        .begin(keyed.as_ref(), now)
+        .await
+        .map_err(unavailable)?
+    {
         Begin::Fresh(conn) => conn,
         Begin::Replay(answer) => return Ok(answer.replay()),
         Begin::Mismatch => {
-            return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "this Idempotency-Key was used for a different request"));
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this Idempotency-Key was used for a different request",
+            ));
         }
         Begin::InFlight => {
-            return Err(Problem::new(StatusCode::CONFLICT, "a request with this Idempotency-Key is still being processed")
-                .retry_after(1));
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "a request with this Idempotency-Key is still being processed",
+            )
+            .retry_after(1));
         }
     };
     let slot = Slot(Arc::new(Mutex::new(conn)));
     parts.extensions.insert(slot.clone());
-    let Ok(response) = inner.oneshot(Request::from_parts(parts, Body::from(body))).await;
+    let Ok(response) = inner
+        .oneshot(Request::from_parts(parts, Body::from(body)))
+        .await;
     let (head, body) = response.into_parts();
     let body = to_bytes(body, usize::MAX).await;
     // The handler is done; a `Tx` it handed to a task of its own keeps the transaction, which
     // then rolls back when that task lets go.
     let conn = Arc::try_unwrap(slot.0).ok().map(Mutex::into_inner);
     let (Ok(body), Some(conn)) = (body, conn) else {
-        return Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the handler's answer could not be read; nothing was applied"));
+        return Err(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the handler's answer could not be read; nothing was applied",
+        ));
     };
     if head.status.is_server_error() {
         store.rollback(conn).await;
         return Ok(Response::from_parts(head, Body::from(body)));
     }
     let answer = Answer::new(head.status, &head.headers, body.to_vec());
-    store.commit(conn, keyed.as_ref(), &answer, now).await.map_err(unavailable)?;
+    store
+        .commit(conn, keyed.as_ref(), &answer, now)
+        .await
+        .map_err(unavailable)?;
     Ok(Response::from_parts(head, Body::from(body)))
 }
 
 pub(crate) fn unavailable(e: impl std::fmt::Display) -> Problem {
-    Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; nothing was applied, try again")).retry_after(1)
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("{e}; nothing was applied, try again"),
+    )
+    .retry_after(1)
 }

@@ -38,9 +38,9 @@ mod batch;
 mod guard;
 pub mod key;
 mod layer;
-mod problem;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod problem;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod store;
@@ -48,9 +48,9 @@ mod tx;
 
 pub use guard::Guard;
 pub use layer::{DEFAULT_MAX_BODY, OfflineSync, Protected};
-pub use problem::Problem;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgConn, PgStore};
+pub use problem::Problem;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteConn, SqliteStore};
 pub use store::{Answer, Begin, DEFAULT_KEY_TTL, REPLAYED_HEADER, Store, StoreError};

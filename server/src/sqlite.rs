@@ -63,7 +63,9 @@ impl SqliteStore {
             ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
             begun: AtomicU64::new(0),
         };
-        Ok(Self { shared: Arc::new(shared) })
+        Ok(Self {
+            shared: Arc::new(shared),
+        })
     }
 
     /// Opens the database file, or an in-memory one when no path is given.
@@ -93,7 +95,11 @@ struct Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        self.shared.in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.key);
+        self.shared
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
     }
 }
 
@@ -139,7 +145,11 @@ struct Row {
 
 impl Row {
     fn answer(self) -> Result<Answer, StoreError> {
-        Ok(Answer { status: self.status, headers: Answer::parse_headers(&self.headers)?, body: self.body })
+        Ok(Answer {
+            status: self.status,
+            headers: Answer::parse_headers(&self.headers)?,
+            body: self.body,
+        })
     }
 }
 
@@ -165,21 +175,46 @@ fn find(conn: &Connection, key: &str) -> rusqlite::Result<Option<Row>> {
 impl Store for SqliteStore {
     type Conn = SqliteConn;
 
-    async fn begin(&self, keyed: Option<&Keyed>, now_ms: i64) -> Result<Begin<SqliteConn>, StoreError> {
+    async fn begin(
+        &self,
+        keyed: Option<&Keyed>,
+        now_ms: i64,
+    ) -> Result<Begin<SqliteConn>, StoreError> {
         let claim = match keyed {
             None => None,
             Some(keyed) => {
-                if !self.shared.in_flight.lock().unwrap_or_else(PoisonError::into_inner).insert(keyed.key.clone()) {
+                if !self
+                    .shared
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(keyed.key.clone())
+                {
                     return Ok(Begin::InFlight);
                 }
-                Some(Claim { key: keyed.key.clone(), shared: self.shared.clone() })
+                Some(Claim {
+                    key: keyed.key.clone(),
+                    shared: self.shared.clone(),
+                })
             }
         };
-        let conn = SqliteConn { conn: self.lock().await, _claim: claim };
+        let conn = SqliteConn {
+            conn: self.lock().await,
+            _claim: claim,
+        };
         conn.execute_batch("BEGIN IMMEDIATE").map_err(unavailable)?;
         let expired_before = now_ms.saturating_sub(self.shared.ttl_ms);
-        if self.shared.begun.fetch_add(1, Ordering::Relaxed).is_multiple_of(SWEEP_EVERY) {
-            conn.execute("DELETE FROM offline_sync_keys WHERE created_at < ?1", [expired_before]).map_err(unavailable)?;
+        if self
+            .shared
+            .begun
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+        {
+            conn.execute(
+                "DELETE FROM offline_sync_keys WHERE created_at < ?1",
+                [expired_before],
+            )
+            .map_err(unavailable)?;
         }
         let Some(keyed) = keyed else {
             return Ok(Begin::Fresh(conn));
@@ -187,15 +222,24 @@ impl Store for SqliteStore {
         Ok(match find(&conn, &keyed.key).map_err(unavailable)? {
             None => Begin::Fresh(conn),
             Some(row) if row.created_at < expired_before => {
-                conn.execute("DELETE FROM offline_sync_keys WHERE key = ?1", [&keyed.key]).map_err(unavailable)?;
+                conn.execute("DELETE FROM offline_sync_keys WHERE key = ?1", [&keyed.key])
+                    .map_err(unavailable)?;
                 Begin::Fresh(conn)
             }
-            Some(row) if keyed.matches(&row.method, &row.path, &row.body_sha256) => Begin::Replay(row.answer()?),
+            Some(row) if keyed.matches(&row.method, &row.path, &row.body_sha256) => {
+                Begin::Replay(row.answer()?)
+            }
             Some(_) => Begin::Mismatch,
         })
     }
 
-    async fn commit(&self, conn: SqliteConn, keyed: Option<&Keyed>, answer: &Answer, now_ms: i64) -> Result<(), StoreError> {
+    async fn commit(
+        &self,
+        conn: SqliteConn,
+        keyed: Option<&Keyed>,
+        answer: &Answer,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         if let Some(keyed) = keyed {
             conn.execute(
                 "INSERT INTO offline_sync_keys (key, method, path, body_sha256, status, headers, body, created_at)

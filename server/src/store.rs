@@ -33,9 +33,15 @@ impl Answer {
         let headers = headers
             .iter()
             .filter(|(name, _)| !NOT_STORED.contains(&name.as_str()))
-            .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
             .collect();
-        Self { status: status.as_u16(), headers, body }
+        Self {
+            status: status.as_u16(),
+            headers,
+            body,
+        }
     }
 
     /// The headers as JSON text, `[["content-type","application/json"],…]`, for a text column.
@@ -55,7 +61,10 @@ impl Answer {
         let headers = response.headers_mut();
         headers.clear();
         for (name, value) in &self.headers {
-            if let (Ok(name), Ok(value)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::from_str(value),
+            ) {
                 headers.append(name, value);
             }
         }
@@ -106,10 +115,20 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Opens the transaction and, for a keyed request, decides from its key row what to do.
     /// `now_ms` is milliseconds since the Unix epoch.
-    fn begin(&self, keyed: Option<&Keyed>, now_ms: i64) -> impl Future<Output = Result<Begin<Self::Conn>, StoreError>> + Send;
+    fn begin(
+        &self,
+        keyed: Option<&Keyed>,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Begin<Self::Conn>, StoreError>> + Send;
 
     /// Stores `answer` under the key (when there is one) and commits it with the app's write.
-    fn commit(&self, conn: Self::Conn, keyed: Option<&Keyed>, answer: &Answer, now_ms: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn commit(
+        &self,
+        conn: Self::Conn,
+        keyed: Option<&Keyed>,
+        answer: &Answer,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Undoes the app's write and stores nothing (a 5xx: a retry may still succeed).
     fn rollback(&self, conn: Self::Conn) -> impl Future<Output = ()> + Send;

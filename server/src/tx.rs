@@ -29,7 +29,10 @@ impl<C: Send + 'static, S: Sync> FromRequestParts<S> for Tx<C> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
         let slot = parts.extensions.get::<Slot<C>>().cloned().ok_or_else(|| {
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "this route is not under the OfflineSync layer, or uses another store")
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "this route is not under the OfflineSync layer, or uses another store",
+            )
         })?;
         Ok(Self(slot.0.lock_owned().await))
     }

@@ -18,7 +18,7 @@ use tower::ServiceExt;
 /// What the tests can make the handler do.
 #[derive(Default)]
 struct Cues {
-    /// Told when a handler has written its row…
+    /// Told when a handler asked to wait has written its row…
     started: Notify,
     /// …and waited on before it answers, when the body asks for it.
     release: Notify,
@@ -30,9 +30,10 @@ async fn create(State(cues): State<Arc<Cues>>, tx: Tx<SqliteConn>, body: String)
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     };
     drop(tx);
-    cues.started.notify_one();
     if body.contains("wait") {
-        cues.release.notified().await;
+        cues.started.notify_one();
+        // Bounded, so that a test gone wrong fails instead of hanging.
+        let _ = tokio::time::timeout(Duration::from_secs(10), cues.release.notified()).await;
     }
     if body.contains("fail") {
         return (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response();
