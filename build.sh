@@ -175,13 +175,11 @@ test_all() {
   say "Firefox ESR and geckodriver (for the tests without Background Sync)"
   source tests/firefox/ensure.sh
   ensure_npm tests/e2e
-  say "native tests"
+  ensure_postgres
+  say "native tests (the PostgreSQL ones on throwaway clusters on 127.0.0.1)"
   cargo test --workspace
   say "the contract kit against the demo server (SQLite)"
   contract_check
-  ensure_postgres
-  say "offline-sync-server on PostgreSQL (a throwaway cluster on 127.0.0.1)"
-  cargo test -p offline-sync-server --features postgres --test postgres
   say "tests inside a service worker (headless Chromium)"
   (cd tests/wasm && CHROMEDRIVER=$(command -v chromedriver) cargo test --target "$WASM_TARGET")
   say "tests inside a service worker (headless Firefox ESR)"

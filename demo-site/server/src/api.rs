@@ -2,7 +2,6 @@
 //! under offline-sync-server's layer, which keeps the Idempotency-Key rules: each handler
 //! writes through the [`Tx`] that also stores its answer.
 
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -11,33 +10,37 @@ use axum::extract::{FromRequest, Path, RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, put};
-use offline_sync_server::{SqliteConn, Tx};
-use rusqlite::Connection;
+use offline_sync_server::Tx;
 
 use crate::answer::Answer;
 use crate::error::ApiError;
 use crate::project::Project;
 use crate::record::{self, Change, IfMatch, Kind, Record};
-use crate::state::{App, MAX_BODY};
+use crate::rows::Backend;
+use crate::state::MAX_BODY;
 use crate::sync::{self, Changes};
 use crate::task::Task;
 
-pub fn routes() -> Router<Arc<App>> {
-    collection::<Task>().merge(collection::<Project>())
+pub fn routes<B: Backend>() -> Router<B> {
+    collection::<Task, B>().merge(collection::<Project, B>())
 }
 
-fn collection<K: Kind>() -> Router<Arc<App>> {
+fn collection<K: Kind, B: Backend>() -> Router<B> {
     let base = format!("/api/{}", K::TABLE);
     Router::new()
-        .route(&base, json_405(get(list::<K>).post(create::<K>)))
+        .route(&base, json_405(get(list::<K, B>).post(create::<K, B>)))
         .route(
             &format!("{base}/{{id}}"),
-            json_405(put(replace::<K>).patch(update::<K>).delete(remove::<K>)),
+            json_405(
+                put(replace::<K, B>)
+                    .patch(update::<K, B>)
+                    .delete(remove::<K, B>),
+            ),
         )
 }
 
 /// A wrong method on a known path still answers JSON, like every other API error.
-fn json_405(methods: MethodRouter<Arc<App>>) -> MethodRouter<Arc<App>> {
+fn json_405<B: Backend>(methods: MethodRouter<B>) -> MethodRouter<B> {
     methods.fallback(async || ApiError::MethodNotAllowed)
 }
 
@@ -48,24 +51,36 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+fn respond(answer: Result<Answer, ApiError>) -> Response {
+    match answer {
+        Ok(answer) => answer.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// Without `since`/`limit`: the live records, as a JSON array. With them: one page of
 /// changes for pull sync.
-async fn list<K: Kind>(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
+async fn list<K: Kind, B: Backend>(State(store): State<B>, RawQuery(query): RawQuery) -> Response {
     let pull = match sync::parse(query.as_deref()) {
         Ok(pull) => pull,
         Err(e) => return e.into_response(),
     };
-    let conn = app.store.lock().await;
-    let answer = match pull {
-        None => record::list::<K>(&conn).map(|records| Answer::json(StatusCode::OK, &records)),
-        Some(pull) => record::changes::<K>(&conn, pull.since, pull.limit).map(|(changes, more)| {
-            Answer::json(StatusCode::OK, &Changes::new(&pull, changes, more))
-        }),
+    let mut reader = match store.reader().await {
+        Ok(reader) => reader,
+        Err(e) => return ApiError::Database(e).into_response(),
     };
-    match answer {
-        Ok(answer) => answer.into_response(),
-        Err(e) => ApiError::Database(e).into_response(),
-    }
+    let mut rows = B::reader_rows(&mut reader);
+    let answer = match pull {
+        None => record::list::<K>(&mut rows)
+            .await
+            .map(|records| Answer::json(StatusCode::OK, &records)),
+        Some(pull) => record::changes::<K>(&mut rows, pull.since, pull.limit)
+            .await
+            .map(|(changes, more)| {
+                Answer::json(StatusCode::OK, &Changes::new(&pull, changes, more))
+            }),
+    };
+    respond(answer.map_err(ApiError::Database))
 }
 
 /// A record answer: the record as JSON, tagged with its version.
@@ -73,41 +88,54 @@ fn answer<K: Kind>(status: StatusCode, record: &Record<K>) -> Answer {
     Answer::json(status, record).with_etag(record.version)
 }
 
-async fn create<K: Kind>(tx: Tx<SqliteConn>, mutation: Mutation) -> Response {
-    mutation.run(&tx, |conn, change| {
-        record::create::<K>(conn, change).map(|r| answer(StatusCode::CREATED, &r))
-    })
+// Each writes through the request's transaction; client errors (400, 404, 409) are answers
+// like any other and are kept under the key, while a database error is a 5xx, which rolls
+// back and keeps nothing, so a retry can still succeed.
+
+async fn create<K: Kind, B: Backend>(mut tx: Tx<B::Conn>, mutation: Mutation) -> Response {
+    let change = mutation.change();
+    let created = record::create::<K>(&mut B::rows(&mut tx), &change).await;
+    respond(created.map(|r| answer(StatusCode::CREATED, &r)))
 }
 
-async fn replace<K: Kind>(
-    tx: Tx<SqliteConn>,
+async fn replace<K: Kind, B: Backend>(
+    mut tx: Tx<B::Conn>,
     Path(id): Path<String>,
     mutation: Mutation,
 ) -> Response {
-    mutation.run(&tx, |conn, change| {
-        record::replace::<K>(conn, &id, change).map(|r| answer(StatusCode::OK, &r))
-    })
+    let change = mutation.change();
+    respond(
+        record::replace::<K>(&mut B::rows(&mut tx), &id, &change)
+            .await
+            .map(|r| answer(StatusCode::OK, &r)),
+    )
 }
 
-async fn update<K: Kind>(
-    tx: Tx<SqliteConn>,
+async fn update<K: Kind, B: Backend>(
+    mut tx: Tx<B::Conn>,
     Path(id): Path<String>,
     mutation: Mutation,
 ) -> Response {
-    mutation.run(&tx, |conn, change| {
-        record::patch::<K>(conn, &id, change).map(|r| answer(StatusCode::OK, &r))
-    })
+    let change = mutation.change();
+    respond(
+        record::patch::<K>(&mut B::rows(&mut tx), &id, &change)
+            .await
+            .map(|r| answer(StatusCode::OK, &r)),
+    )
 }
 
 /// A soft delete: answers the tombstone.
-async fn remove<K: Kind>(
-    tx: Tx<SqliteConn>,
+async fn remove<K: Kind, B: Backend>(
+    mut tx: Tx<B::Conn>,
     Path(id): Path<String>,
     mutation: Mutation,
 ) -> Response {
-    mutation.run(&tx, |conn, change| {
-        record::delete::<K>(conn, &id, change).map(|r| answer(StatusCode::OK, &r))
-    })
+    let change = mutation.change();
+    respond(
+        record::delete::<K>(&mut B::rows(&mut tx), &id, &change)
+            .await
+            .map(|r| answer(StatusCode::OK, &r)),
+    )
 }
 
 /// A mutating request: its exact body bytes and its `If-Match` precondition.
@@ -144,22 +172,11 @@ impl<S: Send + Sync> FromRequest<S> for Mutation {
 }
 
 impl Mutation {
-    /// Applies `change` inside the request's transaction. Client errors (400, 404, 409) are
-    /// answers like any other and are kept under the key; a database error is a 500, which
-    /// rolls back and keeps nothing, so a retry can still succeed.
-    fn run(
-        self,
-        conn: &Connection,
-        change: impl FnOnce(&Connection, &Change<'_>) -> Result<Answer, ApiError>,
-    ) -> Response {
-        let input = Change {
+    fn change(&self) -> Change<'_> {
+        Change {
             body: &self.body,
             now: now_ms(),
             if_match: self.if_match.as_ref(),
-        };
-        match change(conn, &input) {
-            Ok(answer) => answer.into_response(),
-            Err(e) => e.into_response(),
         }
     }
 }

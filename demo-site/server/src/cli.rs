@@ -9,7 +9,8 @@ use crate::error::StartError;
 pub const USAGE: &str =
     "usage: demo-server [--port N] [--db PATH] [--static DIR]... [--header 'NAME: VALUE']... [--test-hooks]
   --port N      port on 127.0.0.1 (default 0: pick a free one)
-  --db PATH     SQLite file (default: in memory)
+  --db PATH     SQLite file (default: in memory, or DATABASE_URL if set), or a postgres:// URL
+                (several servers may share one PostgreSQL database)
   --static DIR  serve DIR at /; repeatable, the first dir holding a file wins
   --header 'NAME: VALUE'
                 add this header to every static-file response (e.g. a Content-Security-Policy);

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::answer::Answer;
+use crate::rows::DbError;
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -13,7 +14,7 @@ pub enum StartError {
     /// The command line could not be understood.
     Usage(String),
     /// The database could not be opened or its schema created.
-    Database(rusqlite::Error),
+    Database(String),
     /// The listening socket could not be bound.
     Bind(io::Error),
     /// The `listening on` line could not be written.
@@ -64,7 +65,7 @@ pub enum ApiError {
     TooLarge,
     Unavailable,
     Unauthorized,
-    Database(rusqlite::Error),
+    Database(DbError),
 }
 
 impl ApiError {
@@ -77,6 +78,7 @@ impl ApiError {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Database(DbError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -92,7 +94,7 @@ impl ApiError {
             Self::TooLarge => "request body too large".into(),
             Self::Unavailable => "service unavailable (injected fault)".into(),
             Self::Unauthorized => "credentials missing or refused (injected fault)".into(),
-            Self::Database(e) => format!("database error: {e}"),
+            Self::Database(e) => e.to_string(),
         }
     }
 
@@ -123,14 +125,22 @@ impl ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
         Self::Database(e)
     }
 }
 
 impl IntoResponse for ApiError {
+    /// A database that went away also says when to try again.
     fn into_response(self) -> Response {
-        self.answer().into_response()
+        let unavailable = matches!(self, Self::Database(DbError::Unavailable(_)));
+        let mut response = self.answer().into_response();
+        if unavailable {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, 1.into());
+        }
+        response
     }
 }

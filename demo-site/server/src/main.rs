@@ -29,6 +29,13 @@ async fn start() -> Result<(), StartError> {
         }
         Command::Serve(config) => config,
     };
+    let config = match config.db {
+        Some(_) => config,
+        None => cli::Config {
+            db: std::env::var_os("DATABASE_URL").map(Into::into),
+            ..config
+        },
+    };
     let server = Server::bind(config).await?;
     let addr = server.local_addr().map_err(StartError::Bind)?;
     // Tests read this line to learn the port, so it must leave the buffer now.

@@ -1,9 +1,8 @@
 //! Projects: a name and a color; tasks point at them with `projectId`.
 
-use rusqlite::Row;
-use rusqlite::types::Value as SqlValue;
 use serde::Serialize;
 
+use crate::cell::{self, Cell, Cells, Corrupt};
 use crate::error::ApiError;
 use crate::input::{Object, Reader};
 use crate::record::Kind;
@@ -31,17 +30,14 @@ impl Kind for Project {
         })
     }
 
-    fn from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<Self> {
+    fn from_cells(cells: &Cells<'_>) -> Result<Self, Corrupt> {
         Ok(Self {
-            name: row.get(first)?,
-            color: row.get(first + 1)?,
+            name: cells.text(0)?,
+            color: cells.text(1)?,
         })
     }
 
-    fn to_sql(&self) -> Vec<SqlValue> {
-        vec![
-            SqlValue::Text(self.name.clone()),
-            SqlValue::Text(self.color.clone()),
-        ]
+    fn to_cells(&self) -> Vec<Cell> {
+        vec![cell::text(&self.name), cell::text(&self.color)]
     }
 }

@@ -1,15 +1,17 @@
 //! What every synced collection shares: the record envelope (id, timestamps, version, change
 //! sequence number, tombstone flag), its SQL, and the write rules — creates with client ids,
 //! full replaces, merge patches and soft deletes, each guarded by an optional `If-Match`.
+//!
+//! The SQL is written once for SQLite and PostgreSQL (`$n` placeholders, `ON CONFLICT … DO
+//! UPDATE`, `RETURNING`), and runs through [`Rows`].
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::cell::{Cell, Cells, Corrupt};
 use crate::error::{ApiError, Current};
 use crate::input::{self, Object};
-use crate::schema;
+use crate::rows::{DbError, Rows};
 
 /// The editable part of a record, one implementation per collection.
 pub trait Kind: Serialize + Sized + Send + Sync + 'static {
@@ -17,7 +19,7 @@ pub trait Kind: Serialize + Sized + Send + Sync + 'static {
     const TABLE: &'static str;
     /// What one record is called in error messages.
     const NOUN: &'static str;
-    /// The editable columns, in the order of [`Kind::from_row`] and [`Kind::to_sql`].
+    /// The editable columns, in the order of [`Kind::from_cells`] and [`Kind::to_cells`].
     const COLUMNS: &'static [&'static str];
 
     /// Reads a full set of fields; absent or `null` fields take their defaults.
@@ -36,10 +38,10 @@ pub trait Kind: Serialize + Sized + Send + Sync + 'static {
         Ok(())
     }
 
-    /// Reads the editable columns, the first at index `first`.
-    fn from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<Self>;
+    /// Reads the editable columns, in the order of [`Kind::COLUMNS`].
+    fn from_cells(cells: &Cells<'_>) -> Result<Self, Corrupt>;
 
-    fn to_sql(&self) -> Vec<SqlValue>;
+    fn to_cells(&self) -> Vec<Cell>;
 }
 
 /// One record as the API shows it: `id` first, then the editable fields, then the sync
@@ -68,10 +70,10 @@ impl<K: Kind> Record<K> {
     }
 
     /// Counts a change made at `now`: a new version and a new place in the change sequence.
-    fn touch(&mut self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
+    async fn touch(&mut self, rows: &mut impl Rows, now: i64) -> Result<(), DbError> {
         self.version += 1;
         self.updated_at = now;
-        self.seq = schema::next_seq(conn)?;
+        self.seq = next_seq(rows).await?;
         Ok(())
     }
 }
@@ -131,83 +133,112 @@ fn columns<K: Kind>() -> String {
         .join(", ")
 }
 
-fn from_row<K: Kind>(row: &Row<'_>) -> rusqlite::Result<Record<K>> {
-    let n = K::COLUMNS.len();
-    Ok(Record {
-        id: row.get(0)?,
-        fields: K::from_row(row, 1)?,
-        created_at: row.get(n + 1)?,
-        updated_at: row.get(n + 2)?,
-        version: row.get(n + 3)?,
-        seq: row.get(n + 4)?,
-        deleted: row.get(n + 5)?,
-    })
+fn names<K: Kind>() -> Vec<&'static str> {
+    std::iter::once("id")
+        .chain(K::COLUMNS.iter().copied())
+        .chain(META)
+        .collect()
 }
 
-fn select<K: Kind>(conn: &Connection, id: &str) -> rusqlite::Result<Option<Record<K>>> {
-    conn.query_row(
-        &format!("SELECT {} FROM {} WHERE id = ?1", columns::<K>(), K::TABLE),
-        [id],
-        from_row,
-    )
-    .optional()
+fn from_cells<K: Kind>(cells: &[Cell]) -> Result<Record<K>, DbError> {
+    let names = names::<K>();
+    let cells = Cells::new(cells, &names);
+    let meta = cells.rest(1 + K::COLUMNS.len());
+    let read = || -> Result<Record<K>, Corrupt> {
+        Ok(Record {
+            id: cells.text(0)?,
+            fields: K::from_cells(&cells.rest(1))?,
+            created_at: meta.int(0)?,
+            updated_at: meta.int(1)?,
+            version: meta.int(2)?,
+            seq: meta.int(3)?,
+            deleted: meta.flag(4)?,
+        })
+    };
+    read().map_err(|Corrupt(why)| DbError::Corrupt(format!("{}: {why}", K::TABLE)))
+}
+
+/// The next change sequence number. Taken inside the transaction that makes the change: the
+/// number and the change then commit (or roll back) together, and no reader sees a number
+/// whose change is not there yet.
+async fn next_seq(rows: &mut impl Rows) -> Result<i64, DbError> {
+    let found = rows
+        .query(
+            "UPDATE sync_state SET seq = seq + 1 WHERE id = 1 RETURNING seq",
+            &[],
+        )
+        .await?;
+    match found.first().and_then(|row| row.first()) {
+        Some(Cell::Int(seq)) => Ok(*seq),
+        _ => Err(DbError::Corrupt("sync_state has no counter row".into())),
+    }
+}
+
+async fn select<K: Kind>(rows: &mut impl Rows, id: &str) -> Result<Option<Record<K>>, DbError> {
+    let sql = format!("SELECT {} FROM {} WHERE id = $1", columns::<K>(), K::TABLE);
+    let found = rows.query(&sql, &[Cell::Text(id.to_owned())]).await?;
+    found.first().map(|row| from_cells(row)).transpose()
 }
 
 /// Inserts or overwrites the whole row.
-fn save<K: Kind>(conn: &Connection, record: &Record<K>) -> rusqlite::Result<()> {
-    let mut values = vec![SqlValue::Text(record.id.clone())];
-    values.extend(record.fields.to_sql());
+async fn save<K: Kind>(rows: &mut impl Rows, record: &Record<K>) -> Result<(), DbError> {
+    let mut values = vec![Cell::Text(record.id.clone())];
+    values.extend(record.fields.to_cells());
     values.extend([
-        SqlValue::Integer(record.created_at),
-        SqlValue::Integer(record.updated_at),
-        SqlValue::Integer(record.version),
-        SqlValue::Integer(record.seq),
-        SqlValue::Integer(record.deleted.into()),
+        Cell::Int(record.created_at),
+        Cell::Int(record.updated_at),
+        Cell::Int(record.version),
+        Cell::Int(record.seq),
+        Cell::Int(record.deleted.into()),
     ]);
-    let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("?{i}")).collect();
+    let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
     let updates: Vec<String> = K::COLUMNS
         .iter()
         .chain(&META)
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
-    conn.execute(
-        &format!(
-            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}",
-            K::TABLE,
-            columns::<K>(),
-            placeholders.join(", "),
-            updates.join(", ")
-        ),
-        params_from_iter(values),
-    )?;
-    Ok(())
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}",
+        K::TABLE,
+        columns::<K>(),
+        placeholders.join(", "),
+        updates.join(", ")
+    );
+    rows.execute(&sql, &values).await.map(|_| ())
 }
 
 /// Live records, oldest first.
-pub fn list<K: Kind>(conn: &Connection) -> rusqlite::Result<Vec<Record<K>>> {
-    let mut statement = conn.prepare(&format!(
+pub async fn list<K: Kind>(rows: &mut impl Rows) -> Result<Vec<Record<K>>, DbError> {
+    let sql = format!(
         "SELECT {} FROM {} WHERE deleted = 0 ORDER BY created_at, id",
         columns::<K>(),
         K::TABLE
-    ))?;
-    statement.query_map([], from_row)?.collect()
+    );
+    rows.query(&sql, &[])
+        .await?
+        .iter()
+        .map(|row| from_cells(row))
+        .collect()
 }
 
 /// Up to `limit` records (tombstones included) changed after `since`, in change order, and
 /// whether more follow.
-pub fn changes<K: Kind>(
-    conn: &Connection,
+pub async fn changes<K: Kind>(
+    rows: &mut impl Rows,
     since: i64,
     limit: usize,
-) -> rusqlite::Result<(Vec<Record<K>>, bool)> {
-    let mut statement = conn.prepare(&format!(
-        "SELECT {} FROM {} WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+) -> Result<(Vec<Record<K>>, bool), DbError> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE seq > $1 ORDER BY seq LIMIT $2",
         columns::<K>(),
         K::TABLE
-    ))?;
+    );
     let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
-    let mut records: Vec<Record<K>> = statement
-        .query_map(rusqlite::params![since, fetch], from_row)?
+    let mut records: Vec<Record<K>> = rows
+        .query(&sql, &[Cell::Int(since), Cell::Int(fetch)])
+        .await?
+        .iter()
+        .map(|row| from_cells(row))
         .collect::<Result<_, _>>()?;
     let more = records.len() > limit;
     records.truncate(limit);
@@ -225,12 +256,12 @@ fn check_id(body: &Object, id: &str) -> Result<(), ApiError> {
 
 /// The live record a write may change: 404 when missing or deleted, 409 when `If-Match`
 /// names another version.
-fn writable<K: Kind>(
-    conn: &Connection,
+async fn writable<K: Kind>(
+    rows: &mut impl Rows,
     id: &str,
     if_match: Option<&IfMatch>,
 ) -> Result<Record<K>, ApiError> {
-    let record = select::<K>(conn, id)?.ok_or(ApiError::NotFound)?;
+    let record = select::<K>(rows, id).await?.ok_or(ApiError::NotFound)?;
     if record.deleted {
         return Err(ApiError::Deleted {
             noun: K::NOUN,
@@ -246,7 +277,10 @@ fn writable<K: Kind>(
 
 /// `POST`: the client may choose the id (offline clients do, so that a queued create and
 /// the later server copy are the same record).
-pub fn create<K: Kind>(conn: &Connection, change: &Change<'_>) -> Result<Record<K>, ApiError> {
+pub async fn create<K: Kind>(
+    rows: &mut impl Rows,
+    change: &Change<'_>,
+) -> Result<Record<K>, ApiError> {
     let body = input::object(change.body)?;
     let id = match body.get("id") {
         None | Some(Value::Null) => uuid::Uuid::new_v4().to_string(),
@@ -257,7 +291,7 @@ pub fn create<K: Kind>(conn: &Connection, change: &Change<'_>) -> Result<Record<
         Some(_) => return Err(ApiError::BadRequest("id must be a string".into())),
     };
     let fields = K::parse(&body)?;
-    if let Some(existing) = select::<K>(conn, &id)? {
+    if let Some(existing) = select::<K>(rows, &id).await? {
         return Err(ApiError::Duplicate {
             noun: K::NOUN,
             id,
@@ -270,39 +304,39 @@ pub fn create<K: Kind>(conn: &Connection, change: &Change<'_>) -> Result<Record<
         created_at: change.now,
         updated_at: change.now,
         version: 1,
-        seq: schema::next_seq(conn)?,
+        seq: next_seq(rows).await?,
         deleted: false,
     };
-    save(conn, &record)?;
+    save(rows, &record).await?;
     Ok(record)
 }
 
 /// `PUT`: every editable field is replaced; those not given go back to their defaults.
-pub fn replace<K: Kind>(
-    conn: &Connection,
+pub async fn replace<K: Kind>(
+    rows: &mut impl Rows,
     id: &str,
     change: &Change<'_>,
 ) -> Result<Record<K>, ApiError> {
     let body = input::object(change.body)?;
     check_id(&body, id)?;
     let fields = K::parse(&body)?;
-    let mut record = writable::<K>(conn, id, change.if_match)?;
+    let mut record = writable::<K>(rows, id, change.if_match).await?;
     record.fields = fields;
-    record.touch(conn, change.now)?;
-    save(conn, &record)?;
+    record.touch(rows, change.now).await?;
+    save(rows, &record).await?;
     Ok(record)
 }
 
 /// `PATCH`: a JSON Merge Patch over the editable fields; `null` resets a field to its default.
-pub fn patch<K: Kind>(
-    conn: &Connection,
+pub async fn patch<K: Kind>(
+    rows: &mut impl Rows,
     id: &str,
     change: &Change<'_>,
 ) -> Result<Record<K>, ApiError> {
     let mut patch = input::object(change.body)?;
     check_id(&patch, id)?;
     patch.remove("id");
-    let mut record = writable::<K>(conn, id, change.if_match)?;
+    let mut record = writable::<K>(rows, id, change.if_match).await?;
     record.fields.prepare_patch(&mut patch)?;
     let mut merged = Value::Object(record.fields.to_object());
     input::merge_patch(&mut merged, &Value::Object(patch));
@@ -310,21 +344,21 @@ pub fn patch<K: Kind>(
         return Err(ApiError::BadRequest("body must be a JSON object".into()));
     };
     record.fields = K::parse(&merged)?;
-    record.touch(conn, change.now)?;
-    save(conn, &record)?;
+    record.touch(rows, change.now).await?;
+    save(rows, &record).await?;
     Ok(record)
 }
 
 /// `DELETE`: the record becomes a tombstone, kept so that pull sync reports the deletion.
-pub fn delete<K: Kind>(
-    conn: &Connection,
+pub async fn delete<K: Kind>(
+    rows: &mut impl Rows,
     id: &str,
     change: &Change<'_>,
 ) -> Result<Record<K>, ApiError> {
-    let mut record = writable::<K>(conn, id, change.if_match)?;
+    let mut record = writable::<K>(rows, id, change.if_match).await?;
     record.deleted = true;
-    record.touch(conn, change.now)?;
-    save(conn, &record)?;
+    record.touch(rows, change.now).await?;
+    save(rows, &record).await?;
     Ok(record)
 }
 

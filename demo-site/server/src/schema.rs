@@ -1,4 +1,4 @@
-//! The SQLite schema and its upgrades, and the change sequence.
+//! The schema and its upgrades, on SQLite and on PostgreSQL.
 //!
 //! Upgrades only add: a table or column that is missing is created (`ADD COLUMN` with a
 //! default), so a database file written by an older server opens as it is. A fresh database
@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS sync_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     seq INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO sync_state (id, seq) VALUES (1, 0);
+INSERT INTO sync_state (id, seq) VALUES (1, 0) ON CONFLICT DO NOTHING;
 ";
 
 /// Sync metadata every collection has; `seq = 0` marks a row from before sync existed.
@@ -109,6 +109,39 @@ pub fn upgrade(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+/// The same tables and columns on PostgreSQL, each created if missing. Whole numbers are
+/// `BIGINT` there, as SQLite's `INTEGER` is 64-bit. Instances starting together take turns.
+pub fn postgres() -> String {
+    let big = |sql: &str| sql.replace("INTEGER", "BIGINT");
+    let mut ddl = format!(
+        "BEGIN; SELECT pg_advisory_xact_lock(7356001); {}",
+        big(TABLES)
+    );
+    let columns = [
+        ("tasks", &TASK_COLUMNS[..]),
+        ("projects", &PROJECT_COLUMNS[..]),
+    ];
+    for (table, columns) in columns
+        .into_iter()
+        .chain(SYNCED.map(|t| (t, &SYNC_COLUMNS[..])))
+    {
+        for (name, definition) in columns {
+            ddl.push_str(&format!(
+                "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {};\n",
+                big(definition)
+            ));
+        }
+    }
+    for table in SYNCED {
+        ddl.push_str(&format!(
+            "CREATE INDEX IF NOT EXISTS {table}_seq ON {table} (seq);\n"
+        ));
+    }
+    ddl.push_str(offline_sync_server::postgres::MIGRATION);
+    ddl.push_str("COMMIT;");
+    ddl
+}
+
 /// Adds each missing column; returns the names added.
 fn add_columns<'c>(
     tx: &Transaction<'_>,
@@ -141,24 +174,17 @@ fn number_unsequenced(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<()>
         .query_map([], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     for id in ids {
-        let seq = next_seq(tx)?;
+        let seq: i64 = tx.query_row(
+            "UPDATE sync_state SET seq = seq + 1 WHERE id = 1 RETURNING seq",
+            [],
+            |row| row.get(0),
+        )?;
         tx.execute(
             &format!("UPDATE {table} SET seq = ?1 WHERE id = ?2"),
             rusqlite::params![seq, id],
         )?;
     }
     Ok(())
-}
-
-/// The next change sequence number. Call it inside the transaction that makes the change:
-/// the number and the change then commit (or roll back) together, and a reader holding the
-/// store lock never sees a number whose change is not there yet.
-pub fn next_seq(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "UPDATE sync_state SET seq = seq + 1 WHERE id = 1 RETURNING seq",
-        [],
-        |row| row.get(0),
-    )
 }
 
 /// Empties every collection and restarts the sequence (for `/_test/reset`).

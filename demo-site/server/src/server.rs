@@ -15,15 +15,16 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 
-use offline_sync_server::SqliteStore;
+use offline_sync_server::{PgStore, SqliteStore};
 use rusqlite::Connection;
 
 use crate::cli::Config;
 use crate::error::StartError;
 use crate::hooks::TestHooks;
 use crate::routes;
+use crate::rows::{Backend, Rows};
 use crate::schema;
-use crate::state::App;
+use crate::state::{App, Database};
 use crate::switch::DropSwitch;
 
 pub struct Server {
@@ -32,14 +33,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the database and binds 127.0.0.1 (never other interfaces).
+    /// Opens the database (or connects to it) and binds 127.0.0.1 (never other interfaces).
     pub async fn bind(config: Config) -> Result<Self, StartError> {
-        let store = open_store(config.db.as_deref()).map_err(StartError::Database)?;
+        let db = open(config.db.as_deref()).await?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
             .await
             .map_err(StartError::Bind)?;
         let app = App {
-            store,
+            db,
             hooks: TestHooks::default(),
             test_hooks: config.test_hooks,
             allowed_origins: config.allowed_origins,
@@ -71,14 +72,37 @@ impl Server {
     }
 }
 
-/// The database file (or an in-memory one), upgraded to this server's schema.
-fn open_store(path: Option<&Path>) -> rusqlite::Result<SqliteStore> {
-    let mut conn = match path {
-        Some(path) => Connection::open(path)?,
-        None => Connection::open_in_memory()?,
+/// PostgreSQL for a `postgres://` URL, otherwise the SQLite file (or an in-memory one),
+/// upgraded to this server's schema.
+async fn open(db: Option<&Path>) -> Result<Database, StartError> {
+    let url = db
+        .and_then(Path::to_str)
+        .filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"));
+    if let Some(url) = url {
+        let store = PgStore::connect(url)
+            .await
+            .map_err(|e| StartError::Database(e.to_string()))?;
+        let mut reader = store
+            .reader()
+            .await
+            .map_err(|e| StartError::Database(e.to_string()))?;
+        PgStore::reader_rows(&mut reader)
+            .batch(&schema::postgres())
+            .await
+            .map_err(|e| StartError::Database(e.to_string()))?;
+        return Ok(Database::Postgres(store));
+    }
+    let sqlite = || -> rusqlite::Result<SqliteStore> {
+        let mut conn = match db {
+            Some(path) => Connection::open(path)?,
+            None => Connection::open_in_memory()?,
+        };
+        schema::upgrade(&mut conn)?;
+        SqliteStore::new(conn)
     };
-    schema::upgrade(&mut conn)?;
-    SqliteStore::new(conn)
+    sqlite()
+        .map(Database::Sqlite)
+        .map_err(|e| StartError::Database(e.to_string()))
 }
 
 async fn serve_connection(stream: TcpStream, router: Router) {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use axum::http::{HeaderName, HeaderValue};
-use offline_sync_server::SqliteStore;
+use offline_sync_server::{PgStore, SqliteStore};
 
 use crate::hooks;
 
@@ -15,10 +15,18 @@ pub fn is_api(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
 
-pub struct App {
+/// Where the collections and the idempotency keys live.
+#[derive(Clone)]
+pub enum Database {
     /// One SQLite connection: SQLite serializes writers anyway, and the contract's layer holds
     /// it from the key check to the commit, so concurrent retries of one key are safe.
-    pub store: SqliteStore,
+    Sqlite(SqliteStore),
+    /// A pool on PostgreSQL, which several instances may share.
+    Postgres(PgStore),
+}
+
+pub struct App {
+    pub db: Database,
     pub hooks: hooks::TestHooks,
     /// `/_test/` is served, and every API request logged for it (`--test-hooks`).
     pub test_hooks: bool,

@@ -3,11 +3,10 @@
 //! `done` is kept for older clients: it is always `status == "done"`. Input may give either;
 //! when both are given, `status` wins.
 
-use rusqlite::Row;
-use rusqlite::types::{Type, Value as SqlValue};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::cell::{self, Cell, Cells, Corrupt};
 use crate::error::ApiError;
 use crate::input::{Choice, Object, Reader};
 use crate::record::Kind;
@@ -64,11 +63,6 @@ pub struct Task {
     pub priority: Priority,
     pub tags: Vec<String>,
     pub project_id: Option<String>,
-}
-
-/// A column that holds something this server never writes.
-fn corrupt(column: usize, why: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(column, Type::Text, why.into())
 }
 
 impl Kind for Task {
@@ -140,39 +134,35 @@ impl Kind for Task {
         Ok(())
     }
 
-    fn from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<Self> {
-        let status: String = row.get(first + 2)?;
-        let status = Status::parse(&status).ok_or_else(|| corrupt(first + 2, "unknown status"))?;
-        let priority: String = row.get(first + 5)?;
+    fn from_cells(cells: &Cells<'_>) -> Result<Self, Corrupt> {
+        let status =
+            Status::parse(&cells.text(2)?).ok_or_else(|| Corrupt("unknown status".into()))?;
         let priority =
-            Priority::parse(&priority).ok_or_else(|| corrupt(first + 5, "unknown priority"))?;
-        let tags: String = row.get(first + 6)?;
+            Priority::parse(&cells.text(5)?).ok_or_else(|| Corrupt("unknown priority".into()))?;
         let tags =
-            serde_json::from_str(&tags).map_err(|_| corrupt(first + 6, "tags not a list"))?;
+            serde_json::from_str(&cells.text(6)?).map_err(|_| Corrupt("tags not a list".into()))?;
         Ok(Self {
-            title: row.get(first)?,
-            description: row.get(first + 1)?,
+            title: cells.text(0)?,
+            description: cells.text(1)?,
             status,
             done: status == Status::Done,
-            due_date: row.get(first + 4)?,
+            due_date: cells.optional_text(4)?,
             priority,
             tags,
-            project_id: row.get(first + 7)?,
+            project_id: cells.optional_text(7)?,
         })
     }
 
-    fn to_sql(&self) -> Vec<SqlValue> {
-        let text = |s: &str| SqlValue::Text(s.to_owned());
-        let optional = |s: &Option<String>| s.as_deref().map_or(SqlValue::Null, text);
+    fn to_cells(&self) -> Vec<Cell> {
         vec![
-            text(&self.title),
-            text(&self.description),
-            text(self.status.as_str()),
-            SqlValue::Integer(self.done.into()),
-            optional(&self.due_date),
-            text(self.priority.as_str()),
-            SqlValue::Text(serde_json::to_string(&self.tags).unwrap_or_else(|_| "[]".into())),
-            optional(&self.project_id),
+            cell::text(&self.title),
+            cell::text(&self.description),
+            cell::text(self.status.as_str()),
+            Cell::Int(self.done.into()),
+            cell::optional_text(&self.due_date),
+            cell::text(self.priority.as_str()),
+            Cell::Text(serde_json::to_string(&self.tags).unwrap_or_else(|_| "[]".into())),
+            cell::optional_text(&self.project_id),
         ]
     }
 }

@@ -12,8 +12,9 @@ use axum::routing::{get, post};
 
 use crate::error::ApiError;
 use crate::hooks::{Faults, LogEntry, Overlap};
+use crate::rows::{Backend, DbError, Rows};
 use crate::schema;
-use crate::state::App;
+use crate::state::{App, Database};
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
@@ -32,17 +33,22 @@ async fn log(State(app): State<Arc<App>>) -> Json<Vec<LogEntry>> {
 }
 
 async fn reset(State(app): State<Arc<App>>) -> Response {
-    let mut conn = app.store.lock().await;
-    let reset = conn.transaction().and_then(|tx| {
-        tx.execute_batch(schema::RESET)?;
-        tx.commit()
-    });
-    drop(conn);
+    let reset = match &app.db {
+        Database::Sqlite(store) => reset_on(store).await,
+        Database::Postgres(store) => reset_on(store).await,
+    };
     if let Err(e) = reset {
         return ApiError::Database(e).into_response();
     }
     app.hooks.clear();
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn reset_on<B: Backend>(store: &B) -> Result<(), DbError> {
+    let mut reader = store.reader().await?;
+    B::reader_rows(&mut reader)
+        .batch(&format!("BEGIN; {} COMMIT;", schema::RESET))
+        .await
 }
 
 async fn faults(State(app): State<Arc<App>>) -> Json<Faults> {
