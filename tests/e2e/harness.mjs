@@ -67,8 +67,10 @@ export async function startServer({ db, port = 0, statics, site = join(ROOT, 'te
     /** The most mutations the server handled at once since the last reset: in all, on one path. */
     overlap: () => call('GET', '/_test/overlap'),
     reset: () => call('POST', '/_test/reset'),
+    /** Kills the server at once, as a crash would: no answer to what it is handling. */
+    kill: () => child.kill('SIGKILL'),
     stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', resolve);
       child.kill('SIGTERM');
     }),
