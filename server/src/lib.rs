@@ -41,6 +41,7 @@ mod layer;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod problem;
+pub mod pull;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod store;

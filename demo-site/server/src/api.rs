@@ -7,18 +7,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::{Bytes, to_bytes};
 use axum::extract::{FromRequest, Path, RawQuery, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, put};
 use offline_sync_server::Tx;
+use offline_sync_server::pull::{self, Changes, IfMatch};
 
 use crate::answer::Answer;
 use crate::error::ApiError;
 use crate::project::Project;
-use crate::record::{self, Change, IfMatch, Kind, Record};
+use crate::record::{self, Change, Kind, Record};
 use crate::rows::Backend;
 use crate::state::MAX_BODY;
-use crate::sync::{self, Changes};
 use crate::task::Task;
 
 pub fn routes<B: Backend>() -> Router<B> {
@@ -61,9 +61,9 @@ fn respond(answer: Result<Answer, ApiError>) -> Response {
 /// Without `since`/`limit`: the live records, as a JSON array. With them: one page of
 /// changes for pull sync.
 async fn list<K: Kind, B: Backend>(State(store): State<B>, RawQuery(query): RawQuery) -> Response {
-    let pull = match sync::parse(query.as_deref()) {
+    let pull = match pull::parse(query.as_deref()) {
         Ok(pull) => pull,
-        Err(e) => return e.into_response(),
+        Err(problem) => return ApiError::BadRequest(problem.detail).into_response(),
     };
     let mut reader = match store.reader().await {
         Ok(reader) => reader,
@@ -152,21 +152,8 @@ impl<S: Send + Sync> FromRequest<S> for Mutation {
         let body = to_bytes(body, MAX_BODY)
             .await
             .map_err(|_| ApiError::TooLarge)?;
-        let mut values = parts.headers.get_all(header::IF_MATCH).iter().peekable();
-        let if_match = if values.peek().is_none() {
-            None
-        } else {
-            let parsed = values
-                .map(|v| v.to_str())
-                .collect::<Result<Vec<_>, _>>()
-                .ok()
-                .and_then(IfMatch::parse);
-            Some(parsed.ok_or_else(|| {
-                ApiError::BadRequest(
-                    "If-Match must be a version number, plain or quoted like \"3\"".into(),
-                )
-            })?)
-        };
+        let if_match = IfMatch::from_headers(&parts.headers)
+            .map_err(|problem| ApiError::BadRequest(problem.detail))?;
         Ok(Self { if_match, body })
     }
 }

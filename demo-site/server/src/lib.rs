@@ -1,5 +1,5 @@
 //! Demo API server for offline-sync: a small sync-capable API (tasks and projects, with
-//! versions, tombstones and pull by change sequence) on SQLite or PostgreSQL under offline-sync-server's
+//! versions, tombstones and pull by change sequence, with offline-sync-server's pull helpers) on SQLite or PostgreSQL under offline-sync-server's
 //! contract layer, static files for the demo page, and (with `--test-hooks`, for the tests
 //! only) `/_test/` hooks that inject network faults.
 
@@ -22,7 +22,6 @@ mod sqlite_rows;
 mod state;
 mod static_files;
 mod switch;
-mod sync;
 mod task;
 mod test_routes;
 

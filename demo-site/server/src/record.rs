@@ -12,6 +12,7 @@ use crate::cell::{Cell, Cells, Corrupt};
 use crate::error::{ApiError, Current};
 use crate::input::{self, Object};
 use crate::rows::{DbError, Rows};
+use offline_sync_server::pull::{IfMatch, Sequenced};
 
 /// The editable part of a record, one implementation per collection.
 pub trait Kind: Serialize + Sized + Send + Sync + 'static {
@@ -61,6 +62,12 @@ pub struct Record<K> {
     pub deleted: bool,
 }
 
+impl<K> Sequenced for Record<K> {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
 impl<K: Kind> Record<K> {
     pub fn current(&self) -> Current {
         Current {
@@ -75,44 +82,6 @@ impl<K: Kind> Record<K> {
         self.updated_at = now;
         self.seq = next_seq(rows).await?;
         Ok(())
-    }
-}
-
-/// An `If-Match` header: `*`, or versions written as plain or quoted (ETag-style) integers.
-#[derive(Debug, Clone, PartialEq)]
-pub enum IfMatch {
-    Any,
-    Versions(Vec<i64>),
-}
-
-impl IfMatch {
-    /// Parses the header values (a request may repeat the header); `None` if malformed.
-    pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Self> {
-        let mut versions = Vec::new();
-        for value in values {
-            for tag in value.split(',').map(str::trim) {
-                if tag == "*" {
-                    return Some(Self::Any);
-                }
-                let tag = tag.strip_prefix("W/").unwrap_or(tag);
-                let tag = tag
-                    .strip_prefix('"')
-                    .and_then(|t| t.strip_suffix('"'))
-                    .unwrap_or(tag);
-                if tag.is_empty() || !tag.bytes().all(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-                versions.push(tag.parse().ok()?);
-            }
-        }
-        (!versions.is_empty()).then_some(Self::Versions(versions))
-    }
-
-    fn matches(&self, version: i64) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Versions(versions) => versions.contains(&version),
-        }
     }
 }
 
@@ -360,30 +329,4 @@ pub async fn delete<K: Kind>(
     record.touch(rows, change.now).await?;
     save(rows, &record).await?;
     Ok(record)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::IfMatch;
-
-    #[test]
-    fn if_match_takes_plain_quoted_weak_and_listed_versions() {
-        let parse = |v: &str| IfMatch::parse([v]);
-        assert_eq!(parse("3"), Some(IfMatch::Versions(vec![3])));
-        assert_eq!(parse("\"3\""), Some(IfMatch::Versions(vec![3])));
-        assert_eq!(parse("W/\"3\""), Some(IfMatch::Versions(vec![3])));
-        assert_eq!(parse("\"3\", \"4\""), Some(IfMatch::Versions(vec![3, 4])));
-        assert_eq!(parse("*"), Some(IfMatch::Any));
-        for bad in [
-            "",
-            "x",
-            "-1",
-            "\"\"",
-            "3.0",
-            "\"abc\"",
-            "99999999999999999999",
-        ] {
-            assert_eq!(parse(bad), None, "{bad:?}");
-        }
-    }
 }
