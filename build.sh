@@ -4,8 +4,8 @@
 #   ./build.sh demo     build, then serve the demo app and its API on http://127.0.0.1:${PORT:-8080}
 #   ./build.sh test     build, then run every test: native, in-worker (wasm) and end-to-end
 #   ./build.sh bench    build, then compare offline-sync with workbox-background-sync (not a test)
-# Each installs what it needs (wasm target, wasm-bindgen-cli, npm packages, Chromium) and skips
-# what is already there.
+# Each installs what it needs (wasm target, wasm-bindgen-cli, npm packages, Chromium, Firefox ESR,
+# WebKitGTK, PostgreSQL) and skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -121,6 +121,25 @@ ensure_postgres() {
   apt_install postgresql
 }
 
+# An Xvfb display for WebKit's MiniBrowser, which has no headless mode; stopped when the script
+# ends. Sets WEBKIT_DISPLAY.
+start_xvfb() {
+  local n=90
+  while [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ]; do n=$((n + 1)); done
+  Xvfb ":$n" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+  XVFB_PID=$!
+  trap 'kill "$XVFB_PID" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 100); do
+    [ -e "/tmp/.X11-unix/X$n" ] && break
+    sleep 0.1
+  done
+  if [ ! -e "/tmp/.X11-unix/X$n" ]; then
+    echo "build: Xvfb :$n did not start" >&2
+    exit 1
+  fi
+  WEBKIT_DISPLAY=":$n"
+}
+
 # The contract kit against the reference server, run as a backend author would run it.
 contract_check() {
   local log=target/contract-server.log url="" rc=0
@@ -172,8 +191,8 @@ test_all() {
   build
   build_server
   ensure_chromium
-  say "Firefox ESR and geckodriver (for the tests without Background Sync)"
-  source tests/firefox/ensure.sh
+  say "Firefox ESR and geckodriver, WebKitGTK and Xvfb (for the tests without Background Sync)"
+  source tests/webdriver/ensure.sh
   ensure_npm tests/e2e
   ensure_postgres
   say "native tests (the PostgreSQL ones on throwaway clusters on 127.0.0.1)"
@@ -184,13 +203,19 @@ test_all() {
   (cd tests/wasm && CHROMEDRIVER=$(command -v chromedriver) cargo test --target "$WASM_TARGET")
   say "tests inside a service worker (headless Firefox ESR)"
   (cd tests/wasm && GECKODRIVER=$(command -v geckodriver) cargo test --target "$WASM_TARGET")
+  say "tests inside a service worker (WebKitGTK's MiniBrowser under Xvfb, driven as Safari)"
+  start_xvfb
+  (cd tests/wasm && DISPLAY=$WEBKIT_DISPLAY SAFARIDRIVER=$(command -v WebKitWebDriver) cargo test --target "$WASM_TARGET")
   ensure_npm tests/shim
   say "page-side adapter and bindings (vitest, in Node: Dexie over fake-indexeddb, React, Vue)"
   (cd tests/shim && node_modules/.bin/vitest run)
   say "end-to-end tests (headless Chromium)"
   node --test --test-concurrency=1 --test-timeout=300000 tests/e2e/
+  ensure_npm tests/webdriver
   say "end-to-end tests (headless Firefox ESR, no Background Sync)"
-  node --test --test-concurrency=1 --test-timeout=300000 tests/firefox/
+  BROWSER=firefox node --test --test-concurrency=1 --test-timeout=300000 tests/webdriver/
+  say "end-to-end tests (WebKitGTK's MiniBrowser under Xvfb: Safari's engine, no Background Sync)"
+  BROWSER=webkit node --test --test-concurrency=1 --test-timeout=300000 tests/webdriver/
 }
 
 case "${1:-build}" in

@@ -1,11 +1,12 @@
-// The worker's core cases in headless Firefox ESR, driven over plain WebDriver (geckodriver).
-// Firefox has no Background Sync, so what runs here are the fallback replay paths: the page's
-// `online` event and an explicit replay(). "Offline" is the demo server being stopped (connection
-// refused is a network failure for the worker); "back online" is the server started again on the
-// same port with the same SQLite file. The tests share one browser and run in order.
+// The worker's core cases in the browsers without Background Sync, driven over WebDriver
+// (selenium-webdriver): Firefox ESR (geckodriver) and WebKitGTK, Safari's engine (WebKitWebDriver),
+// chosen by BROWSER. What runs here are the fallback replay paths: the page's `online` event, an
+// explicit replay(), and a mutation that gets through. "Offline" is the demo server being stopped
+// (connection refused is a network failure for the worker); "back online" is the server started
+// again on the same port with the same SQLite file. The tests share one browser and run in order.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, openFirefox, until, decode } from './harness.mjs';
+import { BROWSER, startServer, openBrowser, until, decode } from './harness.mjs';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -13,7 +14,7 @@ let server;
 let page;
 before(async () => {
   server = await startServer();
-  page = await openFirefox(server.base);
+  page = await openBrowser(server.base);
 });
 after(async () => {
   await page?.close();
@@ -42,7 +43,7 @@ async function comeBack() {
   assert.equal(await server.reachable(), true);
 }
 
-test('Firefox has no Background Sync, so the fallback paths are what run', async () => {
+test(`${BROWSER} has no Background Sync, so the fallback paths are what run`, async () => {
   const found = await page.evaluate(async () => {
     const registration = await navigator.serviceWorker.ready;
     return {
@@ -55,7 +56,7 @@ test('Firefox has no Background Sync, so the fallback paths are what run', async
   assert.equal(found.syncManager, 'undefined');
   assert.equal(found.registrationSync, false);
   assert.equal(found.controlled, true, 'the worker controls the page');
-  assert.match(found.userAgent, /Firefox\//);
+  assert.match(found.userAgent, BROWSER === 'firefox' ? /Firefox\// : /AppleWebKit\/.*Safari\//);
   assert.deepEqual(core(await page.status()), { pending: 0, syncing: false, lastSyncAt: null, lastError: null });
 });
 
@@ -154,4 +155,19 @@ test('d. queued and status messages reach the page', async () => {
   assert.deepEqual(replayed.map((e) => JSON.parse(e.body).id), ['ff-1', 'ff-2', 'ff-3']);
   assert.deepEqual(await page.events('offline-sync:failed'), []);
   assert.deepEqual(await page.events('offline-sync:expired'), []);
+});
+
+test('e. a mutation that gets through makes the worker replay what waits behind it', async () => {
+  await goOffline();
+  const waiting = await page.fetch('/api/tasks', json({ id: 'ff-4', title: 'waited' }));
+  assert.equal(waiting.status, 202);
+  await comeBack();
+  assert.equal((await applied()).some((r) => JSON.parse(decode(r.bodyBase64)).id === 'ff-4'), false, 'not sent by itself');
+  const through = await page.fetch('/api/tasks', json({ id: 'ff-5', title: 'straight through' }));
+  assert.equal(through.status, 201, 'the server answered it');
+  await until('the waiting entry at the server', async () => (await server.tasks()).some((t) => t.id === 'ff-4'));
+  const status = await until('pending 0', async () => { const s = await page.status(); return s.pending === 0 && !s.syncing && s; });
+  assert.equal(status.lastError, null);
+  const ids = (await applied()).map((r) => JSON.parse(decode(r.bodyBase64)).id);
+  assert.deepEqual(ids.slice(-2).sort(), ['ff-4', 'ff-5'], 'each once');
 });

@@ -1,13 +1,16 @@
-// Shared pieces of the Firefox tests: the demo server (stoppable and restartable on the same port
-// with the same SQLite file, which is how "offline" is simulated here) and the test page.
-// Self-contained on purpose: tests/e2e/harness.mjs loads playwright-core, which is Chromium-only here.
+// Shared pieces of the tests in the browsers without Background Sync (Firefox ESR, WebKitGTK):
+// the demo server (stoppable and restartable on the same port with the same SQLite file, which
+// is how "offline" is simulated here) and the test page. Self-contained on purpose:
+// tests/e2e/harness.mjs loads playwright-core, which is Chromium-only here.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { launchFirefox } from './webdriver.mjs';
+import { BROWSER, launch } from './browsers.mjs';
+
+export { BROWSER };
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SERVER = join(ROOT, 'target', 'debug', 'demo-server');
@@ -28,7 +31,7 @@ export async function until(what, check, ms = 15_000, every = 100) {
 }
 
 export function tempDir(prefix) {
-  return mkdtempSync(join(tmpdir(), `offline-sync-ff-${prefix}-`));
+  return mkdtempSync(join(tmpdir(), `offline-sync-${BROWSER}-${prefix}-`));
 }
 
 export const decode = (b64) => Buffer.from(b64 ?? '', 'base64');
@@ -129,24 +132,25 @@ export async function startServer() {
 }
 
 /**
- * Headless Firefox ESR with the test page open and the worker in control. The helpers mirror
+ * BROWSER with the test page open and the worker in control. The helpers mirror
  * tests/e2e/harness.mjs's openPage, minus what needs CDP (there is no sync event to fire here).
+ * `prefs` are Firefox preferences.
  */
-export async function openFirefox(base, { query = '', prefs = {} } = {}) {
-  const ff = await launchFirefox({ prefs });
+export async function openBrowser(base, { query = '', prefs = {} } = {}) {
+  const browser = await launch({ prefs });
   try {
-    await ff.navigate(`${base}/index.html${query}`);
-    await until('window.ready on the test page', () => ff.execute('return typeof window.ready === "object";'));
-    await ff.evaluate(() => window.ready);
+    await browser.navigate(`${base}/index.html${query}`);
+    await until('window.ready on the test page', () => browser.execute('return typeof window.ready === "object";'));
+    await browser.evaluate(() => window.ready);
   } catch (error) {
-    await ff.close();
+    await browser.close();
     throw error;
   }
-  const { evaluate } = ff;
+  const { evaluate } = browser;
   return {
-    ff,
+    browser,
     evaluate,
-    close: () => ff.close(),
+    close: () => browser.close(),
     events: (type) => evaluate((t) => window.events.filter((e) => !t || e.type === t), type ?? null),
     status: () => evaluate(() => window.offlineSync.status()),
     pending: () => evaluate(() => window.offlineSync.pending()),
