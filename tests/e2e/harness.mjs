@@ -1,14 +1,16 @@
 // Shared pieces of the end-to-end tests: the demo server, headless Chromium, CDP and the test page.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SERVER = join(ROOT, 'target', 'debug', 'demo-server');
+const run = promisify(execFile);
 
 export const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -25,6 +27,26 @@ export async function until(what, check, ms = 10_000, every = 50) {
     await new Promise((r) => setTimeout(r, every));
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+/**
+ * An example app from demo-site/, as a user gets it: target/package/ packed into a tarball, the
+ * app copied into `work` with that tarball as its `offline-sync`, and npm packages installed
+ * (from the npm cache after the first run). Answers the tarball and the app's folder.
+ */
+export async function installExample(name, work) {
+  const npm = (args, cwd, timeout) => run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, timeout, maxBuffer: 1 << 24 });
+  const staged = join(ROOT, 'target', 'package');
+  if (!existsSync(join(staged, 'package.json'))) throw new Error('target/package/ is missing: run ./build.sh first');
+  const { stdout } = await npm(['pack', staged, '--pack-destination', work], work, 60_000);
+  const tgz = join(work, stdout.trim().split('\n').pop());
+  const app = join(work, 'app');
+  cpSync(join(ROOT, 'demo-site', name), app, { recursive: true, filter: (src) => !/\/(node_modules|dist|package-lock\.json)$/.test(src) });
+  const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
+  manifest.dependencies['offline-sync'] = `file:${tgz}`;
+  writeFileSync(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
+  await npm(['install', '--prefer-offline'], app, 240_000);
+  return { tgz, app };
 }
 
 export function tempDir(prefix) {

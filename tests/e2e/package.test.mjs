@@ -5,14 +5,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, launch, startServer, tempDir, until } from './harness.mjs';
+import { ROOT, installExample, launch, startServer, tempDir, until } from './harness.mjs';
 
 const run = promisify(execFile);
-const STAGED = join(ROOT, 'target', 'package');
-const EXAMPLE = join(ROOT, 'demo-site', 'vite-example');
 // What the package must hold, and nothing else.
 const PACKAGE_FILES = [
   'README.md', 'client.d.ts', 'client.js', 'dexie.d.ts', 'dexie.js', 'offline-sync.js', 'package.json',
@@ -30,25 +28,12 @@ async function step(name, fn) {
   try { return await fn(); } finally { timings[name] = Date.now() - start; }
 }
 
-const npm = (args, cwd, timeout) => run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, timeout, maxBuffer: 1 << 24 });
-
 before(async () => {
-  assert.ok(existsSync(join(STAGED, 'package.json')), 'target/package/ is missing: run ./build.sh first');
   work = tempDir('package');
-  const tgz = await step('npm pack', async () => {
-    const { stdout } = await npm(['pack', STAGED, '--pack-destination', work], work, 60_000);
-    return join(work, stdout.trim().split('\n').pop());
-  });
-  const { stdout: listing } = await run('tar', ['tzf', tgz]);
+  const installed = await step('npm pack and install', () => installExample('vite-example', work));
+  app = installed.app;
+  const { stdout: listing } = await run('tar', ['tzf', installed.tgz]);
   assert.deepEqual(listing.trim().split('\n').map((f) => f.replace(/^package\//, '')).sort(), PACKAGE_FILES);
-
-  app = join(work, 'app');
-  cpSync(EXAMPLE, app, { recursive: true, filter: (src) => !/\/(node_modules|dist|package-lock\.json)$/.test(src) });
-  const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
-  manifest.dependencies['offline-sync'] = `file:${tgz}`;
-  writeFileSync(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
-  // Vite comes from the npm cache after the first run.
-  await step('npm install', () => npm(['install', '--prefer-offline'], app, 180_000));
   await step('vite build', () => run(join(app, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'warn'], { cwd: app, timeout: 120_000 }));
   server = await startServer({ statics: [join(app, 'dist')] }); // only what the app built
 });
