@@ -19,19 +19,9 @@ use crate::key::Keyed;
 use crate::store::{Answer, Begin, DEFAULT_KEY_TTL, Store, StoreError};
 
 /// The key table; run by [`PgStore::connect`], safe to run again.
-pub const MIGRATION: &str = "
-CREATE TABLE IF NOT EXISTS offline_sync_keys (
-    key TEXT PRIMARY KEY,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    body_sha256 TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    headers TEXT NOT NULL,
-    body BYTEA NOT NULL,
-    created_at BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS offline_sync_keys_created_at ON offline_sync_keys (created_at);
-";
+pub fn migration() -> String {
+    crate::store::key_table("BYTEA", "BIGINT")
+}
 
 /// How long to wait for a connection, or for the database to answer one, before saying 503.
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -79,7 +69,7 @@ impl PgStore {
         store
             .client()
             .await?
-            .batch_execute(MIGRATION)
+            .batch_execute(&migration())
             .await
             .map_err(unavailable)?;
         Ok(store)

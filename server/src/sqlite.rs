@@ -19,19 +19,9 @@ use crate::key::Keyed;
 use crate::store::{Answer, Begin, DEFAULT_KEY_TTL, Store, StoreError};
 
 /// The key table; run by [`SqliteStore::new`], safe to run again.
-pub const MIGRATION: &str = "
-CREATE TABLE IF NOT EXISTS offline_sync_keys (
-    key TEXT PRIMARY KEY,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    body_sha256 TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    headers TEXT NOT NULL,
-    body BLOB NOT NULL,
-    created_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS offline_sync_keys_created_at ON offline_sync_keys (created_at);
-";
+pub fn migration() -> String {
+    crate::store::key_table("BLOB", "INTEGER")
+}
 
 /// How many transactions go by between two sweeps of expired keys.
 const SWEEP_EVERY: u64 = 256;
@@ -56,7 +46,7 @@ impl SqliteStore {
 
     /// As [`SqliteStore::new`], keeping each key's answer for `ttl`.
     pub fn with_key_ttl(conn: Connection, ttl: Duration) -> rusqlite::Result<Self> {
-        conn.execute_batch(MIGRATION)?;
+        conn.execute_batch(&migration())?;
         let shared = Shared {
             conn: Arc::new(tokio::sync::Mutex::new(conn)),
             in_flight: Mutex::new(HashSet::new()),

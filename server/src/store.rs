@@ -73,6 +73,24 @@ impl Answer {
     }
 }
 
+/// The key table, in the SQL both stores speak; `bytes` and `big` name the column types for a
+/// byte string and a 64-bit integer.
+pub(crate) fn key_table(bytes: &str, big: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS offline_sync_keys (
+            key TEXT PRIMARY KEY,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            body_sha256 TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            headers TEXT NOT NULL,
+            body {bytes} NOT NULL,
+            created_at {big} NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS offline_sync_keys_created_at ON offline_sync_keys (created_at);"
+    )
+}
+
 /// What the store found for a key.
 pub enum Begin<C> {
     /// New (or unkeyed): the open transaction, for the handler and then for the answer.

@@ -78,7 +78,7 @@ pub fn upgrade(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.execute("UPDATE tasks SET status = 'done' WHERE done != 0", [])?;
     }
     add_columns(&tx, "projects", &PROJECT_COLUMNS)?;
-    tx.execute_batch(offline_sync_server::sqlite::MIGRATION)?;
+    tx.execute_batch(&offline_sync_server::sqlite::migration())?;
     let has_old_keys: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'idempotency')",
         [],
@@ -137,7 +137,7 @@ pub fn postgres() -> String {
             "CREATE INDEX IF NOT EXISTS {table}_seq ON {table} (seq);\n"
         ));
     }
-    ddl.push_str(offline_sync_server::postgres::MIGRATION);
+    ddl.push_str(&offline_sync_server::postgres::migration());
     ddl.push_str("COMMIT;");
     ddl
 }
