@@ -92,6 +92,15 @@ pub struct Drain<'w> {
     network_back: bool,
     /// Entries this run has sent: from then on their own back-off applies again.
     tried: Vec<u64>,
+    /// Delivered entries not yet deleted: deleted together before the next read, or as the run
+    /// ends, one transaction for a whole window. An entry leaves the queue only after its 2xx;
+    /// one still there after a kill is sent again under its key.
+    delivered: Vec<u64>,
+    /// Whether every entry of the wave under way was delivered: then the rest of the window is
+    /// still the head of the queue, and the next wave plans from it without reading again.
+    clean_wave: bool,
+    /// Window entries whose own request was out when they were read (queue-first).
+    busy: Vec<u64>,
 }
 
 impl<'w> Drain<'w> {
@@ -113,6 +122,9 @@ impl<'w> Drain<'w> {
             stop: None,
             network_back,
             tried: Vec::new(),
+            delivered: Vec::new(),
+            clean_wave: true,
+            busy: Vec::new(),
         }
     }
 
@@ -125,7 +137,9 @@ impl<'w> Drain<'w> {
             Phase::Read => {
                 self.phase = Phase::WaitingForWindow;
                 let mode = self.mode();
-                Some(Command::ReadHead { limit: mode.window, texts: mode.batching })
+                self.flush_removals();
+                self.out.push_back(Command::ReadHead { limit: mode.window, texts: mode.batching });
+                self.out.pop_front()
             }
             _ => None,
         }
@@ -135,8 +149,16 @@ impl<'w> Drain<'w> {
         Mode::of(self.config, self.batch_refused)
     }
 
+    /// Deletes what was delivered and not yet deleted, now.
+    fn flush_removals(&mut self) {
+        if !self.delivered.is_empty() {
+            self.out.push_back(Command::Remove(std::mem::take(&mut self.delivered)));
+        }
+    }
+
     fn finish(&mut self, result: Result<Option<String>, Error>) {
         self.phase = Phase::Done;
+        self.flush_removals();
         self.out.push_back(Command::Done(result));
     }
 
@@ -182,13 +204,18 @@ impl<'w> Drain<'w> {
             self.phase = Phase::Read;
             return;
         }
-        self.plan(usable, &busy, now);
-    }
-
-    fn plan(&mut self, usable: Vec<(Entry, Option<usize>)>, busy: &[u64], now: f64) {
-        let mode = self.mode();
         let (entries, texts): (Vec<Entry>, Vec<Option<usize>>) = usable.into_iter().unzip();
         self.window = entries;
+        self.busy = busy;
+        self.plan(&texts, now);
+    }
+
+    /// Picks what the window sends next. `texts`: each window entry's body length as text, for
+    /// batches (empty when planning again from what is left of a window).
+    fn plan(&mut self, texts: &[Option<usize>], now: f64) {
+        let mode = self.mode();
+        self.clean_wave = true;
+        let busy = &self.busy;
         let is_busy = |e: &Entry| busy.contains(&e.id.unwrap_or_default());
         let candidates: Vec<Candidate<'_>> = self
             .window
@@ -214,13 +241,14 @@ impl<'w> Drain<'w> {
             }
             Plan::Send(_) if mode.batching => {
                 // The head, then the ready entries right after it that can travel with it.
-                let taken = batch::gather(self.window.iter().zip(&texts).enumerate().map(|(i, (e, text_len))| {
+                let taken = batch::gather(self.window.iter().zip(texts).enumerate().map(|(i, (e, text_len))| {
                     let ready = i == 0 || (e.next_attempt_at.is_none_or(|at| at <= now) && !is_busy(e));
                     text_len.filter(|_| ready && batch::same_origin(e, self.origin))
                 }));
                 let ids: Vec<u64> = self.window.iter().take(taken).filter_map(|e| e.id).collect();
                 self.tried.extend(&ids);
                 if taken > 1 {
+                    self.flush_removals();
                     self.out.push_back(Command::SendBatch(ids.clone()));
                     self.phase = Phase::WaitingForBatch(ids);
                     return;
@@ -243,7 +271,7 @@ impl<'w> Drain<'w> {
         let left = waiting.len();
         self.conclude(id, &attempt, body, now, random);
         if left == 0 {
-            self.wave_done();
+            self.wave_done(now);
         }
     }
 
@@ -251,7 +279,7 @@ impl<'w> Drain<'w> {
     pub fn batch_sent(&mut self, sent: BatchSent, now: f64, random: f64) {
         let Phase::WaitingForBatch(ref ids) = self.phase else { return };
         let ids = ids.clone();
-        let Some((&first, rest)) = ids.split_first() else { return self.wave_done() };
+        let Some((&first, rest)) = ids.split_first() else { return self.wave_done(now) };
         match sent {
             BatchSent::NoAnswer(reason) => {
                 // Any item may have arrived: each counts as sent, and the first waits its back-off.
@@ -281,7 +309,9 @@ impl<'w> Drain<'w> {
                 },
             },
         }
-        self.wave_done();
+        // A batch's delivered prefix is deleted at once: its wave reads the head again.
+        self.clean_wave = false;
+        self.wave_done(now);
     }
 
     /// The delivered prefix is removed in one write and told in one round; the first item not
@@ -309,16 +339,25 @@ impl<'w> Drain<'w> {
         }
     }
 
-    /// After a wave: read the head again, unless something ended the run.
-    fn wave_done(&mut self) {
-        self.window.clear();
+    /// After a wave: go on with the rest of the window when the whole wave was delivered and
+    /// nothing in it has expired since it was read, else read the head again (which clears what
+    /// expired); unless something ended the run.
+    fn wave_done(&mut self, now: f64) {
         if let Some(error) = self.stop.take() {
+            self.window.clear();
             return self.finish(Err(error));
         }
         if self.held {
+            self.window.clear();
             let last = self.run.last_error().map(str::to_owned);
             return self.finish(Ok(last));
         }
+        let max_retention = self.config.max_retention_ms;
+        let still_good = !self.window.iter().any(|e| e.is_expired(now, max_retention));
+        if self.clean_wave && still_good && !self.window.is_empty() && !self.mode().batching {
+            return self.plan(&[], now);
+        }
+        self.window.clear();
         self.phase = Phase::Read;
     }
 
@@ -347,10 +386,14 @@ impl<'w> Drain<'w> {
         let Some(entry) = self.entry_mut(id) else { return };
         let next = settle(entry, attempt, max_attempts, now, random);
         let entry = entry.clone();
+        if next != Next::Remove {
+            self.clean_wave = false;
+        }
         match next {
             Next::Remove => {
                 let status = entry.last_status.unwrap_or_default();
-                self.out.push_back(Command::Remove(vec![id]));
+                self.delivered.push(id);
+                self.window.retain(|e| e.id != Some(id));
                 self.out.push_back(Command::Tell(vec![Event::replayed(&entry, status, body)]));
             }
             Next::RetryAt(_) => {
@@ -388,6 +431,7 @@ fn problem(e: &Entry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::READ_AHEAD;
 
     const ORIGIN: &str = "https://app.example";
 
@@ -415,31 +459,78 @@ mod tests {
     fn an_empty_queue_ends_the_run_at_once() {
         let config = Config::default();
         let mut d = new(&config);
-        assert_eq!(d.poll(), Some(Command::ReadHead { limit: 1, texts: false }));
+        assert_eq!(d.poll(), Some(Command::ReadHead { limit: READ_AHEAD, texts: false }));
         assert_eq!(d.poll(), None, "waits for the window");
         d.window(Vec::new(), 2_000.0);
         assert_eq!(drain_all(&mut d), [Command::Done(Ok(None))]);
     }
 
     #[test]
-    fn a_delivered_entry_is_removed_and_told_then_the_head_is_read_again() {
+    fn delivered_entries_are_told_at_once_and_deleted_together_once_the_window_is_through() {
+        let config = Config::default();
+        let mut d = new(&config);
+        d.poll();
+        d.window(vec![head(1), head(2), head(3)], 2_000.0);
+        assert_eq!(drain_all(&mut d), [Command::Send(vec![1])], "one at a time by default");
+        d.sent(1, Attempt::Answered { status: 201, retry_after: None }, b"{}", 2_010.0, 0.5);
+        let commands = drain_all(&mut d);
+        assert!(matches!(&commands[0], Command::Tell(events) if matches!(events[0], Event::Replayed { id: 1, status: 201, .. })));
+        assert_eq!(commands[1..], [Command::Send(vec![2])], "the rest of the window: no read, no delete yet");
+        d.sent(2, Attempt::Answered { status: 201, retry_after: None }, b"{}", 2_020.0, 0.5);
+        assert_eq!(drain_all(&mut d)[1..], [Command::Send(vec![3])]);
+        d.sent(3, Attempt::Answered { status: 201, retry_after: None }, b"{}", 2_030.0, 0.5);
+        let commands = drain_all(&mut d);
+        assert_eq!(commands[1..], [Command::Remove(vec![1, 2, 3]), Command::ReadHead { limit: READ_AHEAD, texts: false }], "deleted together before the head is read again");
+        d.window(Vec::new(), 2_040.0);
+        assert_eq!(drain_all(&mut d), [Command::Done(Ok(None))]);
+    }
+
+    #[test]
+    fn an_entry_not_delivered_ends_the_read_ahead() {
+        let config = Config::default();
+        let mut d = new(&config);
+        d.poll();
+        d.window(vec![head(1), head(2), head(3)], 2_000.0);
+        drain_all(&mut d);
+        d.sent(1, Attempt::Answered { status: 201, retry_after: None }, b"{}", 2_010.0, 0.5);
+        drain_all(&mut d);
+        d.sent(2, Attempt::Answered { status: 503, retry_after: Some("1".into()) }, b"busy", 2_020.0, 0.5);
+        let commands = drain_all(&mut d);
+        assert!(matches!(&commands[0], Command::Update(e) if e[0].id == Some(2)), "{commands:?}");
+        assert_eq!(commands[commands.len() - 2..], [Command::Remove(vec![1]), Command::ReadHead { limit: READ_AHEAD, texts: false }], "the head again, not entry 3");
+    }
+
+    #[test]
+    fn an_entry_that_expired_while_read_ahead_is_not_sent() {
         let config = Config::default();
         let mut d = new(&config);
         d.poll();
         d.window(vec![head(1), head(2)], 2_000.0);
-        assert_eq!(drain_all(&mut d), [Command::Send(vec![1])], "one at a time by default");
+        drain_all(&mut d);
+        let later = 1_000.0 + config.max_retention_ms + 1.0;
+        d.sent(1, Attempt::Answered { status: 201, retry_after: None }, b"{}", later, 0.5);
+        let commands = drain_all(&mut d);
+        assert_eq!(commands[1..], [Command::Remove(vec![1]), Command::ReadHead { limit: READ_AHEAD, texts: false }], "read again: the read clears it");
+    }
+
+    #[test]
+    fn a_run_that_ends_deletes_what_it_delivered_first() {
+        let config = Config::default();
+        let mut d = new(&config);
+        d.poll();
+        let out = Head { busy: true, ..head(2) };
+        d.window(vec![head(1), out], 2_000.0);
+        drain_all(&mut d);
         d.sent(1, Attempt::Answered { status: 201, retry_after: None }, b"{}", 2_010.0, 0.5);
         let commands = drain_all(&mut d);
-        assert_eq!(commands[0], Command::Remove(vec![1]));
-        assert!(matches!(&commands[1], Command::Tell(events) if matches!(events[0], Event::Replayed { id: 1, status: 201, .. })));
-        assert_eq!(commands[2], Command::ReadHead { limit: 1, texts: false });
+        assert_eq!(commands[1..], [Command::Remove(vec![1]), Command::Done(Ok(None))], "entry 2's own request is out: the run ends");
     }
 
     #[test]
     fn three_network_failures_in_a_row_end_the_run_with_the_entry_kept() {
         let config = Config::default();
         let mut d = new(&config);
-        assert_eq!(d.poll(), Some(Command::ReadHead { limit: 1, texts: false }));
+        assert_eq!(d.poll(), Some(Command::ReadHead { limit: READ_AHEAD, texts: false }));
         for n in 1..=3 {
             d.window(vec![head(1)], 2_000.0);
             assert_eq!(drain_all(&mut d), [Command::Send(vec![1])]);
@@ -448,7 +539,7 @@ mod tests {
             let commands = drain_all(&mut d);
             assert!(matches!(&commands[0], Command::Update(e) if e[0].attempts == 1), "{commands:?}");
             if n < 3 {
-                assert_eq!(commands[1..], [Command::ReadHead { limit: 1, texts: false }], "failure {n}");
+                assert_eq!(commands[1..], [Command::ReadHead { limit: READ_AHEAD, texts: false }], "failure {n}");
             } else {
                 assert!(matches!(commands.last(), Some(Command::Done(Err(Error::Network(_))))), "{commands:?}");
             }
@@ -499,7 +590,7 @@ mod tests {
         let commands = drain_all(&mut d);
         assert!(matches!(&commands[1], Command::Bury(l) if l.id == 1 && l.entry.is_none()));
         assert!(commands.contains(&Command::Remove(vec![2])));
-        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: 1, texts: false }), "then the head again");
+        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: READ_AHEAD, texts: false }), "then the head again");
     }
 
     #[test]
@@ -531,7 +622,7 @@ mod tests {
         d.batch_sent(BatchSent::Answered { status: 404, retry_after: None, body: String::new() }, 2_010.0, 0.5);
         let commands = drain_all(&mut d);
         assert!(commands.contains(&Command::RefuseBatches));
-        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: 1, texts: false }));
+        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: READ_AHEAD, texts: false }));
     }
 
     #[test]

@@ -11,6 +11,10 @@ pub const MAX_WAIT_MS: f64 = 30_000.0;
 /// Network failures in a row after which the network is taken to be down and the replay ends.
 pub const NETWORK_FAILURES_TO_STOP: u32 = 3;
 
+/// Entries read at once when they go one request at a time: one read for that many requests, and
+/// few enough bodies held in memory.
+pub const READ_AHEAD: u32 = 16;
+
 /// How a run sends its entries.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Mode {
@@ -18,7 +22,8 @@ pub struct Mode {
     pub batching: bool,
     /// Requests out at once (1 while batching: a batch is one request).
     pub concurrency: u32,
-    /// Entries read from the head of the queue in one transaction, for one wave.
+    /// Entries read from the head of the queue in one transaction: for one batch, or read ahead
+    /// for the waves that follow while each is delivered.
     pub window: u32,
 }
 
@@ -29,9 +34,9 @@ impl Mode {
         let concurrency = if batching { 1 } else { config.replay_concurrency.max(1) };
         let window = match (batching, concurrency) {
             (true, _) => config.batch_size,
-            (false, 1) => 1,
+            (false, 1) => READ_AHEAD,
             // Room to find entries on free lanes behind those that wait.
-            (false, n) => n.saturating_mul(4),
+            (false, n) => n.saturating_mul(4).max(READ_AHEAD),
         };
         Mode { batching, concurrency, window }
     }
@@ -106,7 +111,7 @@ mod tests {
     #[test]
     fn the_mode_follows_the_options_and_a_refused_batch_endpoint() {
         let mut config = Config::default();
-        assert_eq!(Mode::of(&config, false), Mode { batching: false, concurrency: 1, window: 1 });
+        assert_eq!(Mode::of(&config, false), Mode { batching: false, concurrency: 1, window: READ_AHEAD });
         config.replay_concurrency = 4;
         assert_eq!(Mode::of(&config, false), Mode { batching: false, concurrency: 4, window: 16 });
         config.batch_url = Some("/api/_batch".into());

@@ -402,6 +402,22 @@ impl Sim {
         killed
     }
 
+    /// Deletes entries from the queue in one transaction; `true` when that write failed.
+    fn delete(&mut self, ids: &[u64]) -> bool {
+        if ids.is_empty() {
+            return false;
+        }
+        if self.storage_fails() {
+            return true;
+        }
+        for id in ids {
+            if let Some(entry) = self.queue.remove(id) {
+                self.removed_at.insert(entry.idempotency_key, self.now);
+            }
+        }
+        false
+    }
+
     /// One replay run by a worker with `memory`, until it ends, is killed, or storage fails.
     fn run(&mut self, memory: &mut Memory) -> End {
         let config = self.config.clone();
@@ -446,13 +462,8 @@ impl Sim {
                     drain.window(heads, self.now);
                 }
                 Command::Remove(ids) => {
-                    if self.storage_fails() {
+                    if self.delete(&ids) {
                         return End::StorageFailed;
-                    }
-                    for id in ids {
-                        if let Some(entry) = self.queue.remove(&id) {
-                            self.removed_at.insert(entry.idempotency_key, self.now);
-                        }
                     }
                 }
                 Command::Update(entries) => {

@@ -6,6 +6,9 @@
 //
 // Scenarios, in this order in every run: pass-through (3), cold start (4), then for each worker
 // enqueue offline (1) and drain on going back online (2); the size (5) is read from the files.
+// offline-sync runs with its default options ("ours"), and again with `batchUrl` ("batch") for the
+// enqueue and drain and with `queueFirst` ("qf") for the pass-through. The drain's floor is the
+// same POSTs sent one after another from the page with no worker.
 //
 // Worker A is offline-sync's built dist/sw.js + dist/offline-sync.js, copied to target/bench/ at the
 // start so that a rebuild during the run cannot change it. Worker B is workbox-sw.js, bundled here
@@ -53,7 +56,8 @@ const CHROMIUM_ARGS = [
 const SYNC_TAG = { ours: 'offline-sync', workbox: 'workbox-background-sync:sync-queue' };
 const DEBUG = !!process.env.BENCH_DEBUG;
 const debug = (...args) => { if (DEBUG) console.log(`[${(performance.now() / 1000).toFixed(2)}]`, ...args); };
-const NAME = { ours: 'offline-sync', workbox: 'workbox', none: 'no worker' };
+const NAME = { ours: 'offline-sync', batch: 'offline-sync (batchUrl)', qf: 'offline-sync (queueFirst)', workbox: 'workbox', none: 'no worker' };
+const KINDS = ['ours', 'batch', 'qf', 'workbox', 'none'];
 
 // --- the packages in tests/bench (installed on demand, like build.sh's ensure_npm) ---------------
 function ensureNpm() {
@@ -105,6 +109,7 @@ function expect(cond, what) {
 
 const fmtMs = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 const fmtBytes = (v) => (v >= 1e6 ? `${(v / 1e6).toFixed(2)} MB` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} KB` : `${v} B`);
+const fmtRatio = (v) => v.toFixed(2);
 
 // --- the workers --------------------------------------------------------------------------------
 async function prepareWorkers() {
@@ -163,7 +168,7 @@ async function launchBrowser() {
     args: CHROMIUM_ARGS,
   });
   const pages = {};
-  for (const kind of ['ours', 'qf', 'workbox', 'none']) {
+  for (const kind of KINDS) {
     const page = context.pages().find((p) => !Object.values(pages).some((x) => x.page === p) && p.url() === 'about:blank')
       ?? (await context.newPage());
     // Counts the page's answers to /api/ that a service worker gave, and those it did not.
@@ -292,7 +297,7 @@ async function enqueueAndDrain(tab, context, notes) {
     throw e;
   }
   // Every request settled: ours answers 202 {queued: true}; workbox lets the page's fetch reject.
-  if (tab.kind === 'ours') {
+  if (tab.kind !== 'workbox') {
     expect(enq.statuses[202] === ENQUEUE && enq.queuedTrue === ENQUEUE,
       `offline-sync: every offline POST answered 202 {queued: true} (${JSON.stringify(enq)})`);
   } else {
@@ -339,7 +344,7 @@ async function enqueueAndDrain(tab, context, notes) {
     `${tab.kind}: the server got each of the ${ENQUEUE} queued POSTs (${ns.size} distinct)`);
   const duplicates = origin.arrivals.length - ENQUEUE;
   if (duplicates) notes.add(`${NAME[tab.kind]}: ${duplicates} replay(s) arrived twice in a drain`);
-  if (tab.kind === 'ours') {
+  if (tab.kind !== 'workbox') {
     const keys = new Set(origin.arrivals.map((a) => a.key).filter(Boolean));
     expect(keys.size === ENQUEUE, `offline-sync: each replay carried its own Idempotency-Key (${keys.size})`);
   }
@@ -358,7 +363,7 @@ async function oneRun(run, browser, files, notes) {
   const { startOrigin } = await import('./server.mjs');
   const origins = {};
   try {
-    for (const kind of ['ours', 'qf', 'workbox', 'none']) {
+    for (const kind of KINDS) {
       origins[kind] = await startOrigin(files);
       await openOrigin(browser.pages[kind], origins[kind]);
     }
@@ -377,13 +382,20 @@ async function oneRun(run, browser, files, notes) {
     for (let i = 0; i < COLD; i++) for (const kind of order) out.cold[kind].push(await coldStart(tabs[kind]));
     out.none = { post: median(await tabs.none.page.evaluate(async (n) => (await window.sequential(n, 3_000_000)).ms, COLD)) };
 
-    // 1 + 2. enqueue offline, then drain.
+    // 1 + 2. enqueue offline, then drain; and the drain's floor, the same POSTs one after another
+    // with no worker.
     out.queue = {};
-    for (const kind of order) out.queue[kind] = await enqueueAndDrain(tabs[kind], browser.context, notes);
+    for (const kind of [...order, 'batch']) out.queue[kind] = await enqueueAndDrain(tabs[kind], browser.context, notes);
+    await tabs.none.page.bringToFront();
+    tabs.none.origin.reset();
+    const t0 = performance.now();
+    await bounded('no worker: the floor', tabs.none.page.evaluate((n) => window.sequential(n, 4_000_000), ENQUEUE));
+    out.floorMs = performance.now() - t0;
+    expect(tabs.none.origin.arrivals.length === ENQUEUE, `no worker: the floor's ${ENQUEUE} POSTs reached the server`);
     return out;
   } finally {
     // Retire this run's workers: unregistered, they stop, and later runs start from nothing.
-    for (const kind of ['ours', 'qf', 'workbox']) {
+    for (const kind of KINDS.filter((k) => k !== 'none')) {
       if (!origins[kind]) continue;
       await bounded(`${kind}: unregistering`, browser.pages[kind].page.evaluate(async () => {
         for (const r of await navigator.serviceWorker.getRegistrations()) await r.unregister();
@@ -461,7 +473,8 @@ async function main() {
       runs.push(r);
       const q = r.queue;
       console.log(`run ${run + 1}/${RUNS} (${((performance.now() - t) / 1000).toFixed(1)} s, ${r.order[0]} first): ` +
-        `enqueue ${fmtMs(q.ours.enqueueMs)} / ${fmtMs(q.workbox.enqueueMs)} ms, drain ${fmtMs(q.ours.drainMs)} / ${fmtMs(q.workbox.drainMs)} ms, ` +
+        `enqueue ${fmtMs(q.ours.enqueueMs)} / ${fmtMs(q.workbox.enqueueMs)} ms, drain ${fmtMs(q.ours.drainMs)} / ${fmtMs(q.workbox.drainMs)} ms ` +
+        `(first request after ${fmtMs(q.ours.firstReplayMs)} ms; batchUrl ${fmtMs(q.batch.drainMs)} ms; floor ${fmtMs(r.floorMs)} ms), ` +
         `pass-through median ${fmtMs(r.pass.ours.median)} / ${fmtMs(r.pass.workbox.median)} / ${fmtMs(r.pass.none.median)} ms, ` +
         `cold ${fmtMs(median(r.cold.ours))} / ${fmtMs(median(r.cold.workbox))} ms (offline-sync / workbox [/ no worker])`);
     }
@@ -474,7 +487,10 @@ async function main() {
   const rows = [
     row('enqueue', `enqueue ${ENQUEUE} offline POSTs, ${INFLIGHT} in flight`, 'ms', ...col((r, k) => r.queue[k].enqueueMs)),
     row('enqueue-idb', 'IndexedDB used after the enqueue', 'bytes', ...col((r, k) => r.queue[k].idbBytes), null, fmtBytes),
-    row('drain', `drain ${ENQUEUE} entries, one sync event`, 'ms', ...col((r, k) => r.queue[k].drainMs)),
+    row('drain', `drain ${ENQUEUE} entries, one sync event (no worker: the same POSTs one after another)`, 'ms', ...col((r, k) => r.queue[k].drainMs), runs.map((r) => r.floorMs)),
+    row('drain-floor', 'drain against the floor (offline-sync / no worker; workbox / no worker)', 'ratio', runs.map((r) => r.queue.ours.drainMs / r.floorMs), runs.map((r) => r.queue.workbox.drainMs / r.floorMs), null, fmtRatio),
+    row('first-replay', 'drain: the first replayed request after the sync', 'ms', ...col((r, k) => r.queue[k].firstReplayMs)),
+    row('drain-batch', 'drain, with batchUrl (offline-sync only)', 'ms', runs.map((r) => r.queue.batch.drainMs), runs.map((r) => r.queue.workbox.drainMs)),
     row('pass-median', 'pass-through added latency, median', 'ms', ...col((r, k) => r.pass[k].median - r.pass.none.median), runs.map((r) => r.pass.none.median)),
     row('pass-qf', 'pass-through added latency, median, queue-first', 'ms', runs.map((r) => r.pass.qf.median - r.pass.none.median), runs.map((r) => r.pass.workbox.median - r.pass.none.median), runs.map((r) => r.pass.none.median)),
     row('pass-p99', 'pass-through added latency, p99', 'ms', ...col((r, k) => r.pass[k].p99 - r.pass.none.p99), runs.map((r) => r.pass.none.p99)),
