@@ -113,7 +113,7 @@ export interface WorkerOptions {
   syncTag?: string;
   /** Larger bodies are not queued: the page gets 413 (default 10 MiB). */
   maxBodyBytes?: number;
-  /** Retryable answers (408, 425, 429, 5xx) before an entry becomes a dead letter (default 5). */
+  /** Retryable answers (408, 425, 429, 5xx but 501 and 505, 409 with `Retry-After`) before an entry becomes a dead letter (default 5). */
   maxAttempts?: number;
   /** Store `Authorization` and `Cookie` headers in IndexedDB (default false). */
   persistAuthorization?: boolean;

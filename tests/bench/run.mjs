@@ -277,8 +277,13 @@ async function coldStart(tab) {
   return r.ms;
 }
 
-/** 1 and 2. Offline: ENQUEUE POSTs, 16 in flight. Then back online: one sync event drains them. */
-async function enqueueAndDrain(tab, context, notes) {
+/**
+ * 1 and 2. Offline: ENQUEUE POSTs, 16 in flight. Then back online: one sync event drains them.
+ * With `outage: 'server'`, the browser stays online and the server cuts every API connection
+ * instead; once it serves again, one sync event (sent over CDP: the browser sees no change)
+ * drains the queue.
+ */
+async function enqueueAndDrain(tab, context, notes, { outage = 'browser' } = {}) {
   const { page, cdp, origin, answers } = tab;
   await page.bringToFront();
   expect(((await page.evaluate(() => window.queueLength())) ?? 0) === 0, `${tab.kind}: the queue is empty before the enqueue`);
@@ -286,14 +291,15 @@ async function enqueueAndDrain(tab, context, notes) {
   Object.assign(answers, { fromWorker: 0, fromNetwork: 0, failed: 0 });
   const usageBefore = await page.evaluate(() => window.estimate());
 
-  debug(tab.kind, 'going offline');
-  await context.setOffline(true);
-  debug(tab.kind, 'offline; enqueue');
+  debug(tab.kind, 'outage:', outage);
+  const goDown = () => (outage === 'browser' ? context.setOffline(true) : origin.setDown(true));
+  const comeBack = () => (outage === 'browser' ? context.setOffline(false) : origin.setDown(false));
+  await goDown();
   let enq;
   try {
     enq = await bounded(`${tab.kind}: enqueue`, page.evaluate(([n, k]) => window.enqueue(n, k), [ENQUEUE, INFLIGHT]));
   } catch (e) {
-    await context.setOffline(false);
+    await comeBack();
     throw e;
   }
   // Every request settled: ours answers 202 {queued: true}; workbox lets the page's fetch reject.
@@ -321,14 +327,14 @@ async function enqueueAndDrain(tab, context, notes) {
   // at setOffline(false). A CDP dispatchSyncEvent on top of it would start a second, concurrent
   // replay in workbox (it has no single flight across sync events), so it is sent only if the
   // browser has not started a replay within AUTO_SYNC_WAIT_MS.
-  debug(tab.kind, 'enqueued', enq.ms, 'ms; going online');
+  debug(tab.kind, 'enqueued', enq.ms, 'ms; coming back');
   const tOnline = performance.now();
-  await context.setOffline(false);
+  await comeBack();
   let dispatched = null;
   let t0 = tOnline;
-  const auto = await until('', () => origin.arrivals.length > 0, AUTO_SYNC_WAIT_MS, 5).then(() => true, () => false);
+  const auto = outage === 'browser' && await until('', () => origin.arrivals.length > 0, AUTO_SYNC_WAIT_MS, 5).then(() => true, () => false);
   if (!auto) {
-    notes.add(`${NAME[tab.kind]}: Chromium did not fire the sync by itself on going online; the drain was started with CDP dispatchSyncEvent and timed from it`);
+    if (outage === 'browser') notes.add(`${NAME[tab.kind]}: Chromium did not fire the sync by itself on going online; the drain was started with CDP dispatchSyncEvent and timed from it`);
     t0 = performance.now();
     dispatched = cdp.send('ServiceWorker.dispatchSyncEvent', {
       origin: origin.base, registrationId: tab.registrationId, tag: SYNC_TAG[tab.kind], lastChance: false,
@@ -386,6 +392,9 @@ async function oneRun(run, browser, files, notes) {
     // with no worker.
     out.queue = {};
     for (const kind of [...order, 'batch']) out.queue[kind] = await enqueueAndDrain(tabs[kind], browser.context, notes);
+    // The same with the server down while the browser thinks it is online.
+    out.down = {};
+    for (const kind of order) out.down[kind] = await enqueueAndDrain(tabs[kind], browser.context, notes, { outage: 'server' });
     await tabs.none.page.bringToFront();
     tabs.none.origin.reset();
     const t0 = performance.now();
@@ -491,6 +500,8 @@ async function main() {
     row('drain-floor', 'drain against the floor (offline-sync / no worker; workbox / no worker)', 'ratio', runs.map((r) => r.queue.ours.drainMs / r.floorMs), runs.map((r) => r.queue.workbox.drainMs / r.floorMs), null, fmtRatio),
     row('first-replay', 'drain: the first replayed request after the sync', 'ms', ...col((r, k) => r.queue[k].firstReplayMs)),
     row('drain-batch', 'drain, with batchUrl (offline-sync only)', 'ms', runs.map((r) => r.queue.batch.drainMs), runs.map((r) => r.queue.workbox.drainMs)),
+    row('enqueue-down', `enqueue ${ENQUEUE} POSTs, ${INFLIGHT} in flight, server down, browser online`, 'ms', ...col((r, k) => r.down[k].enqueueMs)),
+    row('drain-down', 'drain them on one sync once the server is back', 'ms', ...col((r, k) => r.down[k].drainMs)),
     row('pass-median', 'pass-through added latency, median', 'ms', ...col((r, k) => r.pass[k].median - r.pass.none.median), runs.map((r) => r.pass.none.median)),
     row('pass-qf', 'pass-through added latency, median, queue-first', 'ms', runs.map((r) => r.pass.qf.median - r.pass.none.median), runs.map((r) => r.pass.workbox.median - r.pass.none.median), runs.map((r) => r.pass.none.median)),
     row('pass-p99', 'pass-through added latency, p99', 'ms', ...col((r, k) => r.pass[k].p99 - r.pass.none.p99), runs.map((r) => r.pass.none.p99)),

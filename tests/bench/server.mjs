@@ -1,5 +1,6 @@
 // One origin of the benchmark: a small HTTP server on 127.0.0.1 that serves the page and the
-// worker scripts, and answers every /api/ request with 201 while counting what arrived.
+// worker scripts, and answers every /api/ request with 201 while counting what arrived. While
+// `down`, it cuts every /api/ connection without an answer: the server is down, the browser online.
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -16,8 +17,13 @@ export async function startOrigin(files) {
   );
   /** Every /api/ request that arrived: {t (performance.now() of this process), method, n, key}. */
   let arrivals = [];
+  let down = false;
   const server = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
+    if (path.startsWith('/api/') && down) {
+      req.socket.destroy();
+      return;
+    }
     if (path.startsWith('/api/')) {
       const chunks = [];
       req.on('data', (c) => chunks.push(c));
@@ -63,6 +69,8 @@ export async function startOrigin(files) {
     base: `http://127.0.0.1:${port}`,
     get arrivals() { return arrivals; },
     reset() { arrivals = []; },
+    /** Cuts (`true`) or serves again (`false`) every /api/ request. */
+    setDown(value) { down = value; },
     close: () => new Promise((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
