@@ -39,7 +39,7 @@ pub enum Command {
     RefuseBatches,
     Tell(Vec<Event>),
     Warn(String),
-    /// Wait this long, then go on.
+    /// Wait this long, then go on; a wake-up ends the wait early (see [`Drain::network_may_be_back`]).
     Sleep(f64),
     /// The run is over: `Ok` with the last problem seen, if any.
     Done(Result<Option<String>, Error>),
@@ -126,6 +126,13 @@ impl<'w> Drain<'w> {
             clean_wave: true,
             busy: Vec::new(),
         }
+    }
+
+    /// A trigger said the network may be back while the run waited out a [`Command::Sleep`]:
+    /// from the next read, what only met network failures goes at once, tried in this run or not.
+    pub fn network_may_be_back(&mut self) {
+        self.network_back = true;
+        self.tried.clear();
     }
 
     /// The next thing to do; `None` while the run waits for a report, and once it is done.
@@ -574,6 +581,31 @@ mod tests {
         d.poll();
         d.window(vec![waiting(1, 0)], 2_000.0);
         assert!(matches!(drain_all(&mut d)[..], [Command::Done(Err(Error::Deferred(_)))]), "no sign of the network: it waits");
+    }
+
+    #[test]
+    fn a_run_woken_from_its_wait_sends_what_only_met_network_failures_at_once() {
+        let config = Config::default();
+        let mut d = new(&config);
+        d.poll();
+        d.window(vec![head(1)], 2_000.0);
+        drain_all(&mut d);
+        d.sent(1, Attempt::NetworkError("Failed to fetch".into()), &[], 2_000.0, 0.99);
+        let waiting = |d: &mut Drain| {
+            let mut h = head(1);
+            if let Ok(e) = h.record.as_mut() {
+                (e.attempts, e.next_attempt_at) = (1, Some(2_990.0));
+            }
+            d.window(vec![h], 2_010.0);
+        };
+        drain_all(&mut d);
+        waiting(&mut d);
+        assert!(matches!(drain_all(&mut d)[..], [Command::Sleep(_), Command::ReadHead { .. }]), "it waits out its back-off");
+        waiting(&mut d);
+        assert!(matches!(drain_all(&mut d)[..], [Command::Sleep(_), Command::ReadHead { .. }]), "and again, tried in this run");
+        d.network_may_be_back();
+        waiting(&mut d);
+        assert_eq!(drain_all(&mut d), [Command::Send(vec![1])], "woken: at once");
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub enum Trigger {
     Start,
     /// One runs: it runs once more before it settles, and the trigger waits for it.
     Join,
+    /// As `Join`, and the network may be back: a run waiting out a back-off in place wakes and
+    /// sends what only met network failures at once.
+    Wake,
 }
 
 #[derive(Debug, Default)]
@@ -76,7 +79,7 @@ impl State {
         match self.replay.as_mut() {
             Some(rerun) => {
                 rerun.0 = true;
-                Trigger::Join
+                if network_back { Trigger::Wake } else { Trigger::Join }
             }
             None => {
                 self.replay = Some(Rerun(false));
@@ -250,7 +253,7 @@ mod tests {
         let mut s = State::default();
         assert_eq!(s.trigger(false), Trigger::Start);
         assert!(!s.next_run());
-        assert_eq!(s.trigger(true), Trigger::Join);
+        assert_eq!(s.trigger(true), Trigger::Wake, "the network may be back: a waiting run wakes");
         assert_eq!(s.trigger(false), Trigger::Join);
         assert!(s.run_again(false), "the joins ask for one more run");
         assert!(s.next_run(), "one of them said the network may be back");
@@ -262,7 +265,7 @@ mod tests {
         assert!(!s.run_again(true), "a failed run is not run again for a trigger that says nothing of the network");
         assert_eq!(s.trigger(true), Trigger::Start);
         assert!(s.next_run());
-        assert_eq!(s.trigger(true), Trigger::Join, "the network may be back, while the run fails");
+        assert_eq!(s.trigger(true), Trigger::Wake, "the network may be back, while the run fails");
         assert!(s.run_again(true), "so it runs once more");
         assert!(s.next_run());
         assert!(!s.run_again(true), "and then not again, with no new trigger");

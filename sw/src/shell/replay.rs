@@ -26,7 +26,11 @@ const LOCK: &str = "offline-sync:replay";
 /// The promise rejects when the replay could not finish, so a `sync` event is retried later.
 /// `network_back`: the trigger says the network may be back (see `drain::Drain::new`).
 pub fn trigger(worker: &Rc<Worker>, network_back: bool) -> Promise {
-    if worker.state.borrow_mut().trigger(network_back) == Trigger::Join {
+    let trigger = worker.state.borrow_mut().trigger(network_back);
+    if trigger == Trigger::Wake {
+        worker.wake();
+    }
+    if trigger != Trigger::Start {
         if let Some(running) = worker.replay.borrow().clone() {
             return running;
         }
@@ -153,7 +157,11 @@ async fn drain(worker: &Worker, queue: &Queue, network_back: bool) -> Result<Opt
             Command::RefuseBatches => worker.state.borrow_mut().refuse_batches(),
             Command::Tell(events) => worker.tell_all(events),
             Command::Warn(text) => js::warn(&text),
-            Command::Sleep(ms) => net::sleep(ms).await,
+            Command::Sleep(ms) => {
+                if worker.sleep(ms).await {
+                    run.network_may_be_back();
+                }
+            }
             Command::Done(result) => return result,
         }
     }

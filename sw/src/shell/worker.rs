@@ -24,6 +24,8 @@ pub struct Worker {
     pub commits: Rc<GroupCommit>,
     /// Who waits for the rounds of news under way to end.
     news_waiters: RefCell<Vec<Function>>,
+    /// Ends the replay's wait in place early (`wake`).
+    waker: RefCell<Option<Function>>,
 }
 
 /// The shortest time between two rounds of news in a burst.
@@ -44,6 +46,7 @@ impl Worker {
             replay: RefCell::new(None),
             commits: Rc::new(GroupCommit::default()),
             news_waiters: RefCell::new(Vec::new()),
+            waker: RefCell::new(None),
         });
         WORKER.with(|slot| *slot.borrow_mut() = Some(worker.clone()));
         worker
@@ -54,6 +57,29 @@ impl Worker {
         // Read in a statement of its own: the borrow must end before `install` writes the slot.
         let installed = WORKER.with(|slot| slot.borrow().clone());
         installed.unwrap_or_else(|| Worker::install(Config::default(), js::scope().location().origin()))
+    }
+
+    /// Waits `ms`, or less if [`Worker::wake`] is called meanwhile: `true` when woken.
+    pub async fn sleep(&self, ms: f64) -> bool {
+        let timer = Promise::new(&mut |resolve, _| {
+            let ms = ms.clamp(0.0, i32::MAX as f64) as i32;
+            let timeout = js::scope().set_timeout_with_callback_and_timeout_and_arguments_1(&resolve, ms, &JsValue::FALSE);
+            if timeout.is_err() {
+                let _ = resolve.call1(&JsValue::NULL, &JsValue::FALSE);
+            }
+            *self.waker.borrow_mut() = Some(resolve);
+        });
+        let woken = JsFuture::from(timer).await.is_ok_and(|v| v.is_truthy());
+        self.waker.borrow_mut().take();
+        woken
+    }
+
+    /// Ends the replay's wait early, if it waits.
+    pub fn wake(&self) {
+        let waker = self.waker.borrow_mut().take();
+        if let Some(resolve) = waker {
+            let _ = resolve.call1(&JsValue::NULL, &JsValue::TRUE);
+        }
     }
 
     /// The queue, opened on first use and kept open until another context asks it to close.
