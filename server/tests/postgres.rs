@@ -18,14 +18,8 @@ use axum::routing::post;
 use offline_sync_contract::{Target, Verdict, check};
 use offline_sync_server::{OfflineSync, PgConn, PgStore, Tx};
 use support::cluster::Cluster;
-use tokio::sync::Notify;
+use support::cues::Cues;
 use tower::ServiceExt;
-
-#[derive(Default)]
-struct Cues {
-    started: Notify,
-    release: Notify,
-}
 
 async fn create(State(cues): State<Arc<Cues>>, tx: Tx<PgConn>, body: String) -> Response {
     if serde_json::from_str::<serde_json::Value>(&body).is_err() {
@@ -49,15 +43,7 @@ async fn create(State(cues): State<Arc<Cues>>, tx: Tx<PgConn>, body: String) -> 
         }
     };
     drop(tx);
-    if body.contains("wait") {
-        cues.started.notify_one();
-        // Bounded, so that a test gone wrong fails instead of hanging.
-        let _ = tokio::time::timeout(Duration::from_secs(10), cues.release.notified()).await;
-    }
-    if body.contains("fail") {
-        return (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response();
-    }
-    (StatusCode::CREATED, format!("{{\"id\":{id}}}")).into_response()
+    cues.answer(&body, id).await
 }
 
 /// One server instance: its own pool on the shared database.

@@ -1,6 +1,8 @@
 //! The contract on the SQLite store, through a small app of notes: each rule the layer keeps,
 //! seen from the outside, and what the app's table holds afterwards.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,17 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use offline_sync_server::{OfflineSync, SqliteConn, SqliteStore, Tx};
 use rusqlite::Connection;
-use tokio::sync::Notify;
+use support::cues::Cues;
 use tower::ServiceExt;
-
-/// What the tests can make the handler do.
-#[derive(Default)]
-struct Cues {
-    /// Told when a handler asked to wait has written its row…
-    started: Notify,
-    /// …and waited on before it answers, when the body asks for it.
-    release: Notify,
-}
 
 async fn create(State(cues): State<Arc<Cues>>, tx: Tx<SqliteConn>, body: String) -> Response {
     let id = match tx.execute("INSERT INTO notes (body) VALUES (?1)", [&body]) {
@@ -30,23 +23,7 @@ async fn create(State(cues): State<Arc<Cues>>, tx: Tx<SqliteConn>, body: String)
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     };
     drop(tx);
-    if body.contains("wait") {
-        cues.started.notify_one();
-        // Bounded, so that a test gone wrong fails instead of hanging.
-        let _ = tokio::time::timeout(Duration::from_secs(10), cues.release.notified()).await;
-    }
-    if body.contains("fail") {
-        return (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response();
-    }
-    if body.contains("refuse") {
-        return (StatusCode::BAD_REQUEST, "refused").into_response();
-    }
-    (
-        StatusCode::CREATED,
-        [("location", format!("/api/notes/{id}"))],
-        format!("{{\"id\":{id}}}"),
-    )
-        .into_response()
+    cues.answer(&body, id).await
 }
 
 async fn count(State(store): State<SqliteStore>) -> String {
