@@ -80,7 +80,7 @@ build() {
     echo "build: the wasm still names paths of this machine (see --remap-path-prefix above)" >&2
     exit 1
   fi
-  shim/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  shim/node_modules/.bin/wasm-opt -Oz --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/offline_sync_bg.wasm" -o "$out/offline_sync.opt.wasm"
   # The glue and the loader, minified (names and all), with the module spliced in as a string.

@@ -1,5 +1,52 @@
-//! One intercepted mutation's decisions: whether the queue may hold it, whether a queue-first
-//! entry's own request leaves now, and how many attempts a kept entry starts with.
+//! One intercepted mutation's decisions: whether it is tried on the network or kept at once,
+//! whether the queue may hold it, whether a queue-first entry's own request leaves now, and how
+//! many attempts a kept entry starts with.
+
+/// Network-first: what a mutation's own request does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Live {
+    /// It goes out.
+    Send,
+    /// It goes out alone, to see whether the server answers again.
+    Probe,
+    /// It is kept at once, untried: there is no network, or the server did not answer the last
+    /// request and a probe is out.
+    Keep,
+}
+
+/// Whether the server answers live mutations, as the last of them found. After a network failure
+/// with the browser online (the server down, a captive portal), one mutation at a time goes out
+/// as a probe and the others are kept at once, instead of each meeting the failure first; the
+/// first answer ends it, and the replay that follows sends what was kept.
+#[derive(Debug, Default)]
+pub struct Reach {
+    unreachable: bool,
+    probe_out: bool,
+}
+
+impl Reach {
+    pub fn decide(&mut self, online: bool) -> Live {
+        match (online, self.unreachable, self.probe_out) {
+            (false, ..) | (true, true, true) => Live::Keep,
+            (true, false, _) => Live::Send,
+            (true, true, false) => {
+                self.probe_out = true;
+                Live::Probe
+            }
+        }
+    }
+
+    /// A request that went out came back: `answered` with any answer, else with a network
+    /// failure; `None` when it was aborted, which says nothing of the server.
+    pub fn came_back(&mut self, sent: Live, answered: Option<bool>) {
+        if sent == Live::Probe {
+            self.probe_out = false;
+        }
+        if let Some(answered) = answered {
+            self.unreachable = !answered;
+        }
+    }
+}
 
 /// Whether a body of `len` bytes may be queued (`maxBodyBytes`): the queue is no place for uploads.
 pub fn fits(len: u64, max_body_bytes: u64) -> bool {
@@ -22,6 +69,35 @@ pub fn attempts_when_kept(left: bool) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_a_network_failure_one_probe_goes_and_the_rest_are_kept_until_an_answer() {
+        let mut reach = Reach::default();
+        assert_eq!(reach.decide(false), Live::Keep, "no network: nothing to try");
+        let first = reach.decide(true);
+        let second = reach.decide(true);
+        assert_eq!((first, second), (Live::Send, Live::Send));
+        reach.came_back(first, Some(false));
+        let probe = reach.decide(true);
+        assert_eq!(probe, Live::Probe);
+        assert_eq!(reach.decide(true), Live::Keep, "one probe at a time");
+        reach.came_back(second, Some(false));
+        assert_eq!(reach.decide(true), Live::Keep, "a late failure of a request sent before adds no probe");
+        reach.came_back(probe, Some(false));
+        let probe = reach.decide(true);
+        assert_eq!(probe, Live::Probe, "a failed probe makes way for the next");
+        reach.came_back(probe, Some(true));
+        assert_eq!(reach.decide(true), Live::Send, "an answer ends it");
+    }
+
+    #[test]
+    fn an_aborted_probe_makes_way_and_says_nothing_of_the_server() {
+        let mut reach = Reach::default();
+        reach.came_back(Live::Send, Some(false));
+        let probe = reach.decide(true);
+        reach.came_back(probe, None);
+        assert_eq!(reach.decide(true), Live::Probe);
+    }
 
     #[test]
     fn bodies_up_to_the_limit_fit() {

@@ -5,7 +5,7 @@
 
 use crate::coalesce::Pushed;
 use crate::error::Error;
-use crate::intercept;
+use crate::intercept::{self, Live, Reach};
 use crate::protocol::{Event, Status};
 
 /// What a replay trigger (a `sync` event, a page's ask, an online answer) does.
@@ -43,6 +43,8 @@ pub struct State {
     records: Vec<(String, u64)>,
     /// Sends saved by coalescing since this worker started.
     coalesced: u32,
+    /// Whether the server answered the last live mutation.
+    reach: Reach,
     /// Queue-first entries whose own request is out: a replay neither sends nor overtakes them.
     in_flight: Vec<u64>,
     /// A Background Sync is registered and has not fired: no need to ask again.
@@ -194,6 +196,15 @@ impl State {
     /// The browser refused the registration, or the `sync` event came: the next entry asks anew.
     pub fn sync_used(&mut self) {
         self.sync_requested = false;
+    }
+
+    /// Network-first: whether a mutation is tried, and how (see [`Reach`]).
+    pub fn live(&mut self, online: bool) -> Live {
+        self.reach.decide(online)
+    }
+
+    pub fn live_came_back(&mut self, sent: Live, answered: Option<bool>) {
+        self.reach.came_back(sent, answered);
     }
 
     /// Queue-first: the committed entry's own request goes now.

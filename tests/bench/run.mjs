@@ -4,8 +4,9 @@
 //
 //   node tests/bench/run.mjs          (BENCH_RUNS=n to change the number of runs; 5 by default)
 //
-// Scenarios, in this order in every run: pass-through (3), cold start (4), then for each worker
-// enqueue offline (1) and drain on going back online (2); the size (5) is read from the files.
+// Scenarios, in this order in every run: pass-through (3), cold start (4), page load after idle (6),
+// then for each worker enqueue offline (1) and drain on going back online (2); the size (5) is read
+// from the files.
 // offline-sync runs with its default options ("ours"), and again with `batchUrl` ("batch") for the
 // enqueue and drain and with `queueFirst` ("qf") for the pass-through. The drain's floor is the
 // same POSTs sent one after another from the page with no worker.
@@ -250,21 +251,27 @@ async function passThrough(tab) {
   return { median: median(ms), p99: percentile(ms, 99) };
 }
 
-/** 4. From a stopped worker to the answer of one online POST through it. */
-async function coldStart(tab) {
-  const { page, cdp, origin, answers } = tab;
-  debug(tab.kind, 'cold start');
-  await page.bringToFront();
-  // Only this worker is stopped (stopAllWorkers would do the same to it). A worker left stopped
-  // makes Playwright's setOffline hang on it, so every worker stopped here is started again by
-  // the POST that follows.
+/** Stops only this tab's worker (stopAllWorkers would do the same to the others). */
+async function stopWorker(tab) {
   for (const v of workerVersions(tab).filter((v) => v.status === 'activated')) {
-    await cdp.send('ServiceWorker.stopWorker', { versionId: v.versionId });
+    await tab.cdp.send('ServiceWorker.stopWorker', { versionId: v.versionId });
   }
   await until(`${tab.kind}: its worker to stop`, () => {
     const vs = workerVersions(tab).filter((v) => v.status === 'activated');
     return vs.length > 0 && vs.every((v) => v.runningStatus === 'stopped');
   }, 10_000, 5);
+}
+
+const workerRunning = (tab) => workerVersions(tab).some((v) => v.runningStatus === 'running' || v.runningStatus === 'starting');
+
+/** 4. From a stopped worker to the answer of one online POST through it. */
+async function coldStart(tab) {
+  const { page, origin, answers } = tab;
+  debug(tab.kind, 'cold start');
+  await page.bringToFront();
+  // A worker left stopped makes Playwright's setOffline hang on it, so every worker stopped here
+  // is started again by the POST that follows.
+  await stopWorker(tab);
   origin.reset();
   const before = answers.fromWorker;
   const r = await bounded(`${tab.kind}: cold start`, page.evaluate(() => window.post(2_000_000)), 30_000);
@@ -272,9 +279,31 @@ async function coldStart(tab) {
   expect(origin.arrivals.length === 1, `${tab.kind}: the cold-start POST reached the server once`);
   await until(`${tab.kind}: the cold-start answer to be seen`, () => answers.fromWorker > before || answers.fromNetwork > 0, 5_000);
   expect(answers.fromWorker === before + 1, `${tab.kind}: the cold-start answer came from the worker`);
-  expect(workerVersions(tab).some((v) => v.runningStatus === 'running' || v.runningStatus === 'starting'),
-    `${tab.kind}: the worker was started again`);
+  expect(workerRunning(tab), `${tab.kind}: the worker was started again`);
   return r.ms;
+}
+
+/**
+ * 6. A page load after idle: the page's worker stopped (none for "no worker"), the page loaded
+ * again; the time from the navigation's start to its response's first byte. Whether the load
+ * started the worker is noted: offline-sync's static routes send GETs past a stopped worker.
+ */
+async function pageLoad(tab, notes) {
+  const { page, origin } = tab;
+  debug(tab.kind, 'page load after idle');
+  await page.bringToFront();
+  if (tab.kind !== 'none') await stopWorker(tab);
+  await bounded(`${tab.kind}: the page load`, page.goto(`${origin.base}/index.html?sw=${tab.kind}`), 30_000);
+  const ttfb = await page.evaluate(() => performance.getEntriesByType('navigation')[0].responseStart);
+  await bounded(`${tab.kind}: the page to be ready again`, page.evaluate(() => window.ready), 30_000);
+  if (tab.kind === 'none') return ttfb;
+  notes.add(`${NAME[tab.kind]}: its worker was ${workerRunning(tab) ? 'running' : 'still stopped'} after a page load after idle`);
+  // A worker left stopped makes Playwright's setOffline hang on it: start it again.
+  if (!workerRunning(tab)) {
+    await tab.cdp.send('ServiceWorker.startWorker', { scopeURL: `${origin.base}/` });
+    await until(`${tab.kind}: its worker to start again`, () => workerRunning(tab), 10_000, 5);
+  }
+  return ttfb;
 }
 
 /**
@@ -388,6 +417,10 @@ async function oneRun(run, browser, files, notes) {
     for (let i = 0; i < COLD; i++) for (const kind of order) out.cold[kind].push(await coldStart(tabs[kind]));
     out.none = { post: median(await tabs.none.page.evaluate(async (n) => (await window.sequential(n, 3_000_000)).ms, COLD)) };
 
+    // 6. page load after idle, alternating between the two workers and no worker.
+    out.load = { ours: [], workbox: [], none: [] };
+    for (let i = 0; i < COLD; i++) for (const kind of [...order, 'none']) out.load[kind].push(await pageLoad(tabs[kind], notes));
+
     // 1 + 2. enqueue offline, then drain; and the drain's floor, the same POSTs one after another
     // with no worker.
     out.queue = {};
@@ -485,7 +518,8 @@ async function main() {
         `enqueue ${fmtMs(q.ours.enqueueMs)} / ${fmtMs(q.workbox.enqueueMs)} ms, drain ${fmtMs(q.ours.drainMs)} / ${fmtMs(q.workbox.drainMs)} ms ` +
         `(first request after ${fmtMs(q.ours.firstReplayMs)} ms; batchUrl ${fmtMs(q.batch.drainMs)} ms; floor ${fmtMs(r.floorMs)} ms), ` +
         `pass-through median ${fmtMs(r.pass.ours.median)} / ${fmtMs(r.pass.workbox.median)} / ${fmtMs(r.pass.none.median)} ms, ` +
-        `cold ${fmtMs(median(r.cold.ours))} / ${fmtMs(median(r.cold.workbox))} ms (offline-sync / workbox [/ no worker])`);
+        `cold ${fmtMs(median(r.cold.ours))} / ${fmtMs(median(r.cold.workbox))} ms, ` +
+        `page load after idle ${fmtMs(median(r.load.ours))} / ${fmtMs(median(r.load.workbox))} / ${fmtMs(median(r.load.none))} ms (offline-sync / workbox [/ no worker])`);
     }
   } finally {
     await browser.close();
@@ -506,6 +540,8 @@ async function main() {
     row('pass-qf', 'pass-through added latency, median, queue-first', 'ms', runs.map((r) => r.pass.qf.median - r.pass.none.median), runs.map((r) => r.pass.workbox.median - r.pass.none.median), runs.map((r) => r.pass.none.median)),
     row('pass-p99', 'pass-through added latency, p99', 'ms', ...col((r, k) => r.pass[k].p99 - r.pass.none.p99), runs.map((r) => r.pass.none.p99)),
     row('cold', `cold start to first answer (median of ${COLD})`, 'ms', ...col((r, k) => median(r.cold[k])), runs.map((r) => r.none.post)),
+    row('load', `page load after idle: time to the navigation's first byte (median of ${COLD})`, 'ms', ...col((r, k) => median(r.load[k])), runs.map((r) => median(r.load.none))),
+    row('load-floor', 'page load after idle against no worker', 'ratio', runs.map((r) => median(r.load.ours) / median(r.load.none)), runs.map((r) => median(r.load.workbox) / median(r.load.none)), null, fmtRatio),
     row('size', 'gzipped size of what the worker loads', 'bytes', Array(RUNS).fill(size.ours.gzip), Array(RUNS).fill(size.workbox.gzip), null, fmtBytes),
   ];
   const elapsed = (performance.now() - started) / 1000;

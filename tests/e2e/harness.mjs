@@ -49,6 +49,18 @@ export async function installExample(name, work) {
   return { tgz, app };
 }
 
+/**
+ * Reloads a page while its context is offline and returns the navigation's response. Chromium 148
+ * under Playwright 1.65 drops the offline emulation on a reload (`navigator.onLine` is true again
+ * and requests go out), so it is set again once the page has loaded.
+ */
+export async function reloadOffline(page) {
+  const response = await page.reload();
+  await page.context().setOffline(false);
+  await page.context().setOffline(true);
+  return response;
+}
+
 export function tempDir(prefix) {
   return mkdtempSync(join(tmpdir(), `offline-sync-${prefix}-`));
 }

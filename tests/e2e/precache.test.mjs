@@ -13,7 +13,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, startServer, launch, openPage, until, tempDir, json } from './harness.mjs';
+import { ROOT, startServer, launch, openPage, until, tempDir, json, reloadOffline } from './harness.mjs';
 
 const FIXTURE = join(ROOT, 'tests', 'e2e', 'fixture', 'precache');
 const TOOLS = join(ROOT, 'target', 'e2e-workbox');
@@ -97,7 +97,7 @@ const precached = (page) => page.evaluate(async () => {
 
 /** Reloads the page (offline, in these tests) and says whether the worker answered it. */
 async function reload(page) {
-  const response = await page.reload();
+  const response = await reloadOffline(page);
   await page.waitForFunction(() => window.ready, null, { timeout: 15_000 });
   assert.equal(await page.evaluate(() => window.ready), true);
   return response.fromServiceWorker();

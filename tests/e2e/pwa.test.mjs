@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { installExample, launch, startServer, tempDir, until } from './harness.mjs';
+import { installExample, launch, reloadOffline, startServer, tempDir, until } from './harness.mjs';
 
 const run = promisify(execFile);
 
@@ -51,7 +51,7 @@ for (const strategy of ['generateSW', 'injectManifest']) {
       assert.equal(await page.textContent('#build'), '1');
 
       await context.setOffline(true);
-      await page.reload();
+      await reloadOffline(page);
       assert.equal(await page.textContent('#build'), '1', 'the precached page loads offline');
       const queued = await page.evaluate(() => fetch('/api/tasks', {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'pwa-1', title: 'queued in the PWA' }),

@@ -4,7 +4,7 @@ use super::queue::{Pushed, Queue, Stored};
 use super::worker::Worker;
 use super::{js, net, replay};
 use crate::coalesce;
-use crate::intercept;
+use crate::intercept::{self, Live};
 use crate::entry::{headers_to_store, Entry};
 use crate::error::Error;
 use crate::protocol::{self, Event};
@@ -34,12 +34,15 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
         if fits(&worker, body.as_ref()) {
             return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
         }
-        let outgoing = js::online().then_some(&outgoing);
+        let live = worker.state.borrow_mut().live(js::online());
+        let outgoing = (live != Live::Keep).then_some((&outgoing, live));
         return network_first(worker, &request, outgoing, Body::Read(body), &headers, entry.idempotency_key).await;
     }
-    // With no network at all (`navigator.onLine` false) there is nothing to try, so nothing to
-    // copy or build: the mutation is queued at once, its body read from the page's own request.
-    if !js::online() {
+    // With no network at all (`navigator.onLine` false), or while the server does not answer and
+    // a probe is out, nothing is tried, so nothing is copied or built: the mutation is queued at
+    // once, its body read from the page's own request.
+    let live = worker.state.borrow_mut().live(js::online());
+    if live == Live::Keep {
         return network_first(worker, &request, None, Body::Unread(&request), &headers, key).await;
     }
     // A copy keeps the body for the queue: it is read only if the network fails, so a request
@@ -49,7 +52,7 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
     let init = RequestInit::new();
     init.set_headers(&headers);
     let outgoing = Request::new_with_request_and_init(&request, &init)?;
-    network_first(worker, &request, Some(&outgoing), Body::Unread(&copy), &headers, key).await
+    network_first(worker, &request, Some((&outgoing, live)), Body::Unread(&copy), &headers, key).await
 }
 
 /// A mutation's body: still in the page's request (read only if it must be queued), or read.
@@ -58,19 +61,25 @@ enum Body<'a> {
     Read(Option<ArrayBuffer>),
 }
 
-/// Sends `outgoing`; on a network failure, or with none to send (offline), queues the mutation
-/// (reading its body, and making its entry, only then).
+/// Sends `outgoing`; on a network failure, or with none to send (kept at once), queues the
+/// mutation (reading its body, and making its entry, only then).
 async fn network_first(
     worker: Rc<Worker>,
     request: &Request,
-    outgoing: Option<&Request>,
+    outgoing: Option<(&Request, Live)>,
     body: Body<'_>,
     headers: &Headers,
     key: String,
 ) -> Result<Response, JsValue> {
     let online = outgoing.is_some();
     let sent = match outgoing {
-        Some(outgoing) => net::send(outgoing).await,
+        Some((outgoing, live)) => {
+            let sent = net::send(outgoing).await;
+            let answered = (!request.signal().aborted()).then_some(sent.is_ok());
+            worker.state.borrow_mut().live_came_back(live, answered);
+            sent
+        }
+        None if js::online() => Err(Error::Network("not tried, the server did not answer the last request".into())),
         None => Err(Error::Network("offline".into())),
     };
     let reason = match sent {
