@@ -9,6 +9,10 @@
 //! `coalesce::fold`), and the server's records must end as if every mutation that was answered
 //! had been applied once, in order.
 //!
+//! A third has the page send mutations network-first, 16 at a time, while the server goes down
+//! and comes back: the worker's send-probe-or-keep decision (`State::live`) is checked against
+//! what it last heard.
+//!
 //! `OFFLINE_SYNC_SIM_SEEDS=N` runs N seeds (2000 by default); `OFFLINE_SYNC_SIM_SEED=S` runs seed
 //! S alone, as a failure prints it.
 
@@ -18,6 +22,7 @@ use offline_sync::dead_letter::DeadLetter;
 use offline_sync::drain::{BatchSent, Command, Drain, Head};
 use offline_sync::entry::Entry;
 use offline_sync::error::Error;
+use offline_sync::intercept::Live;
 use offline_sync::outcome::Attempt;
 use offline_sync::state::State;
 use serde_json::Value;
@@ -723,5 +728,79 @@ fn what_the_page_writes_during_an_outage_reaches_the_records_as_written() {
     println!("simulation, writes during the outage: {} seeds: {total:?}", seeds.end - seeds.start);
     if !alone {
         assert!(total.kills > 0 && total.storage_faults > 0 && total.resent_after_arrival > 0 && total.folded > 0, "{total:?}");
+    }
+}
+
+/// What one seed of the server-down scenario did, summed over seeds.
+#[derive(Debug, Default)]
+struct LiveStats {
+    sent: u64,
+    probes: u64,
+    kept: u64,
+    failures: u64,
+    aborted: u64,
+}
+
+/// The page sends mutations 16 at a time, network-first, while the server goes down and comes
+/// back at random and some requests are aborted. Asked before each send (`State::live`) and told
+/// of each return: after a failure is heard only probes go, one at a time, and a mutation is kept
+/// untried only while one is out; nothing is kept once an answer came back.
+fn live_while_the_server_goes_down(seed: u64, total: &mut LiveStats) {
+    let fail = |what: String| -> ! { panic!("seed {seed} (OFFLINE_SYNC_SIM_SEED={seed} repeats it): {what}") };
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut state = State::default();
+    let mut up = true;
+    // (time back, what it was sent as, whether it meets the server up)
+    let mut out: Vec<(f64, Live, bool)> = Vec::new();
+    let mut now = 0.0;
+    // What the worker last heard: `Some(answered)`.
+    let mut last: Option<bool> = None;
+    for _ in 0..rng.random_range(50..400) {
+        if rng.random_bool(0.05) {
+            up = !up;
+        }
+        if out.len() < 16 && (out.is_empty() || rng.random_bool(0.5)) {
+            let live = state.live(true);
+            match (live, last) {
+                (Live::Keep, Some(true) | None) => fail("a mutation kept untried though the last request was answered".into()),
+                (Live::Send, Some(false)) => fail("a mutation sent as if reachable though the last request met a failure".into()),
+                (Live::Probe, _) if out.iter().any(|(_, l, _)| *l == Live::Probe) => fail("two probes out at once".into()),
+                (Live::Keep, _) if out.is_empty() => fail("kept untried with nothing out that could find the server back".into()),
+                _ => {}
+            }
+            match live {
+                Live::Keep => total.kept += 1,
+                Live::Probe => total.probes += 1,
+                Live::Send => total.sent += 1,
+            }
+            if live != Live::Keep {
+                out.push((now + rng.random_range(1.0..50.0), live, up));
+            }
+        } else if let Some(i) = (0..out.len()).min_by(|&a, &b| out[a].0.total_cmp(&out[b].0)) {
+            let (at, live, reached) = out.swap_remove(i);
+            now = at;
+            let answered = if rng.random_bool(0.05) {
+                total.aborted += 1;
+                None
+            } else {
+                Some(reached && up)
+            };
+            total.failures += u64::from(answered == Some(false));
+            state.live_came_back(live, answered);
+            last = answered.or(last);
+        }
+    }
+}
+
+#[test]
+fn while_the_server_is_down_one_probe_goes_at_a_time_and_an_answer_ends_it() {
+    let mut total = LiveStats::default();
+    let (seeds, alone) = seeds();
+    for seed in seeds.clone() {
+        live_while_the_server_goes_down(seed, &mut total);
+    }
+    println!("simulation, live mutations while the server goes down: {} seeds: {total:?}", seeds.end - seeds.start);
+    if !alone {
+        assert!(total.sent > 0 && total.probes > 0 && total.kept > 0 && total.failures > 0 && total.aborted > 0, "{total:?}");
     }
 }
