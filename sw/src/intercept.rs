@@ -9,9 +9,10 @@ pub enum Live {
     Send,
     /// It goes out alone, to see whether the server answers again.
     Probe,
-    /// It is kept at once, untried: there is no network, or the server did not answer the last
-    /// request and a probe is out.
+    /// It is kept at once, untried: the server did not answer the last request and a probe is out.
     Keep,
+    /// It is kept at once: the browser has no network at all.
+    Offline,
 }
 
 /// Whether the server answers live mutations, as the last of them found. After a network failure
@@ -27,7 +28,8 @@ pub struct Reach {
 impl Reach {
     pub fn decide(&mut self, online: bool) -> Live {
         match (online, self.unreachable, self.probe_out) {
-            (false, ..) | (true, true, true) => Live::Keep,
+            (false, ..) => Live::Offline,
+            (true, true, true) => Live::Keep,
             (true, false, _) => Live::Send,
             (true, true, false) => {
                 self.probe_out = true;
@@ -73,7 +75,7 @@ mod tests {
     #[test]
     fn after_a_network_failure_one_probe_goes_and_the_rest_are_kept_until_an_answer() {
         let mut reach = Reach::default();
-        assert_eq!(reach.decide(false), Live::Keep, "no network: nothing to try");
+        assert_eq!(reach.decide(false), Live::Offline, "no network: nothing to try");
         let first = reach.decide(true);
         let second = reach.decide(true);
         assert_eq!((first, second), (Live::Send, Live::Send));

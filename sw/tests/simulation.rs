@@ -770,6 +770,7 @@ fn live_while_the_server_goes_down(seed: u64, total: &mut LiveStats) {
             }
             match live {
                 Live::Keep => total.kept += 1,
+                Live::Offline => fail("kept as offline though the browser is online".into()),
                 Live::Probe => total.probes += 1,
                 Live::Send => total.sent += 1,
             }

@@ -35,15 +35,15 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
             return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
         }
         let live = worker.state.borrow_mut().live(js::online());
-        let outgoing = (live != Live::Keep).then_some((&outgoing, live));
-        return network_first(worker, &request, outgoing, Body::Read(body), &headers, entry.idempotency_key).await;
+        let outgoing = matches!(live, Live::Send | Live::Probe).then_some(&outgoing);
+        return network_first(worker, &request, outgoing, live, Body::Read(body), &headers, entry.idempotency_key).await;
     }
     // With no network at all (`navigator.onLine` false), or while the server does not answer and
     // a probe is out, nothing is tried, so nothing is copied or built: the mutation is queued at
     // once, its body read from the page's own request.
     let live = worker.state.borrow_mut().live(js::online());
-    if live == Live::Keep {
-        return network_first(worker, &request, None, Body::Unread(&request), &headers, key).await;
+    if matches!(live, Live::Keep | Live::Offline) {
+        return network_first(worker, &request, None, live, Body::Unread(&request), &headers, key).await;
     }
     // A copy keeps the body for the queue: it is read only if the network fails, so a request
     // that goes through costs no more than a clone.
@@ -52,7 +52,7 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
     let init = RequestInit::new();
     init.set_headers(&headers);
     let outgoing = Request::new_with_request_and_init(&request, &init)?;
-    network_first(worker, &request, Some((&outgoing, live)), Body::Unread(&copy), &headers, key).await
+    network_first(worker, &request, Some(&outgoing), live, Body::Unread(&copy), &headers, key).await
 }
 
 /// A mutation's body: still in the page's request (read only if it must be queued), or read.
@@ -61,26 +61,27 @@ enum Body<'a> {
     Read(Option<ArrayBuffer>),
 }
 
-/// Sends `outgoing`; on a network failure, or with none to send (kept at once), queues the
-/// mutation (reading its body, and making its entry, only then).
+/// Sends `outgoing` (as `live` decided); on a network failure, or with none to send (kept at
+/// once), queues the mutation (reading its body, and making its entry, only then).
 async fn network_first(
     worker: Rc<Worker>,
     request: &Request,
-    outgoing: Option<(&Request, Live)>,
+    outgoing: Option<&Request>,
+    live: Live,
     body: Body<'_>,
     headers: &Headers,
     key: String,
 ) -> Result<Response, JsValue> {
     let online = outgoing.is_some();
     let sent = match outgoing {
-        Some((outgoing, live)) => {
+        Some(outgoing) => {
             let sent = net::send(outgoing).await;
             let answered = (!request.signal().aborted()).then_some(sent.is_ok());
             worker.state.borrow_mut().live_came_back(live, answered);
             sent
         }
-        None if js::online() => Err(Error::Network("not tried, the server did not answer the last request".into())),
-        None => Err(Error::Network("offline".into())),
+        None if live == Live::Offline => Err(Error::Network("offline".into())),
+        None => Err(Error::Network("not tried, the server did not answer the last request".into())),
     };
     let reason = match sent {
         Ok(response) => {
