@@ -15,6 +15,14 @@ pub enum Live {
     Offline,
 }
 
+impl Live {
+    /// For a mutation the queue cannot hold (over `maxBodyBytes`): it is tried even while a probe
+    /// is out, since keeping it is no option and the server may be back.
+    pub fn unstorable(self) -> Live {
+        if self == Live::Keep { Live::Send } else { self }
+    }
+}
+
 /// Whether the server answers live mutations, as the last of them found. After a network failure
 /// with the browser online (the server down, a captive portal), one mutation at a time goes out
 /// as a probe and the others are kept at once, instead of each meeting the failure first; the
@@ -99,6 +107,18 @@ mod tests {
         let probe = reach.decide(true);
         reach.came_back(probe, None);
         assert_eq!(reach.decide(true), Live::Probe);
+    }
+
+    #[test]
+    fn a_mutation_the_queue_cannot_hold_is_tried_while_a_probe_is_out() {
+        let mut reach = Reach::default();
+        reach.came_back(Live::Send, Some(false));
+        let probe = reach.decide(true);
+        let big = reach.decide(true).unstorable();
+        assert_eq!((probe, big), (Live::Probe, Live::Send));
+        assert_eq!(Live::Offline.unstorable(), Live::Offline, "with no network there is nothing to try");
+        reach.came_back(big, Some(true));
+        assert_eq!(reach.decide(true), Live::Send, "its answer ends the outage too");
     }
 
     #[test]

@@ -739,12 +739,15 @@ struct LiveStats {
     kept: u64,
     failures: u64,
     aborted: u64,
+    /// Bodies the queue cannot hold, sent while a probe was out.
+    unstorable_tried: u64,
 }
 
 /// The page sends mutations 16 at a time, network-first, while the server goes down and comes
 /// back at random and some requests are aborted. Asked before each send (`State::live`) and told
 /// of each return: after a failure is heard only probes go, one at a time, and a mutation is kept
-/// untried only while one is out; nothing is kept once an answer came back.
+/// untried only while one is out; nothing is kept once an answer came back, and nothing the queue
+/// cannot hold is kept at all.
 fn live_while_the_server_goes_down(seed: u64, total: &mut LiveStats) {
     let fail = |what: String| -> ! { panic!("seed {seed} (OFFLINE_SYNC_SIM_SEED={seed} repeats it): {what}") };
     let mut rng = StdRng::seed_from_u64(seed);
@@ -760,10 +763,14 @@ fn live_while_the_server_goes_down(seed: u64, total: &mut LiveStats) {
             up = !up;
         }
         if out.len() < 16 && (out.is_empty() || rng.random_bool(0.5)) {
-            let live = state.live(true);
+            // Now and then a body over `maxBodyBytes`, which the queue cannot hold.
+            let unstorable = rng.random_bool(0.05);
+            let decided = state.live(true);
+            let live = if unstorable { decided.unstorable() } else { decided };
             match (live, last) {
+                (Live::Keep, _) if unstorable => fail("a mutation the queue cannot hold kept untried".into()),
                 (Live::Keep, Some(true) | None) => fail("a mutation kept untried though the last request was answered".into()),
-                (Live::Send, Some(false)) => fail("a mutation sent as if reachable though the last request met a failure".into()),
+                (Live::Send, Some(false)) if !unstorable => fail("a mutation sent as if reachable though the last request met a failure".into()),
                 (Live::Probe, _) if out.iter().any(|(_, l, _)| *l == Live::Probe) => fail("two probes out at once".into()),
                 (Live::Keep, _) if out.is_empty() => fail("kept untried with nothing out that could find the server back".into()),
                 _ => {}
@@ -774,6 +781,7 @@ fn live_while_the_server_goes_down(seed: u64, total: &mut LiveStats) {
                 Live::Probe => total.probes += 1,
                 Live::Send => total.sent += 1,
             }
+            total.unstorable_tried += u64::from(unstorable && decided == Live::Keep);
             if live != Live::Keep {
                 out.push((now + rng.random_range(1.0..50.0), live, up));
             }
@@ -802,6 +810,6 @@ fn while_the_server_is_down_one_probe_goes_at_a_time_and_an_answer_ends_it() {
     }
     println!("simulation, live mutations while the server goes down: {} seeds: {total:?}", seeds.end - seeds.start);
     if !alone {
-        assert!(total.sent > 0 && total.probes > 0 && total.kept > 0 && total.failures > 0 && total.aborted > 0, "{total:?}");
+        assert!(total.sent > 0 && total.probes > 0 && total.kept > 0 && total.failures > 0 && total.aborted > 0 && total.unstorable_tried > 0, "{total:?}");
     }
 }

@@ -47,3 +47,33 @@ test('server down, browser online: one probe at a time, the rest stored untried;
     await first.stop();
   }
 });
+
+test('a body the queue cannot hold is tried even while a probe is out, and gets through once the server is back', async () => {
+  const first = await startServer();
+  const browser = await launch();
+  let second;
+  try {
+    const s = await openPage(browser.context, first.base, '?maxBodyBytes=1000');
+    await first.stop();
+    assert.equal((await s.fetch('/api/tasks', json({ id: 'big-0', title: 'meets the failure' }))).status, 202);
+
+    // The server is back but slow: the next mutation goes out as the probe and is held there.
+    second = await startServer({ port: first.port });
+    await second.faults({ delayMs: 1500 });
+    const probe = s.page.evaluate(() => fetch('/api/tasks', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'big-1', title: 'the probe' }),
+    }).then((r) => r.status));
+    probe.catch(() => {}); // awaited below; a failure before that must not surface as unhandled
+    await until('the probe at the server', async () => (await second.overlap()).maxInFlight >= 1, 5_000);
+    // While it is out, a body over maxBodyBytes cannot be kept: it is tried rather than refused.
+    const big = await s.fetch('/api/tasks', json({ id: 'big-2', title: 'x'.repeat(2000) }));
+    assert.equal(big.status, 201, `tried, not refused: ${JSON.stringify(big.json)}`);
+    assert.equal(await probe, 201);
+    await second.faults({ delayMs: 0 });
+    await until('all three at the server', async () => (await second.tasks()).length === 3, 20_000);
+  } finally {
+    await browser.close();
+    await second?.stop();
+    await first.stop();
+  }
+});

@@ -34,7 +34,7 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
         if fits(&worker, body.as_ref()) {
             return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
         }
-        let live = worker.state.borrow_mut().live(js::online());
+        let live = worker.state.borrow_mut().live(js::online()).unstorable();
         let outgoing = matches!(live, Live::Send | Live::Probe).then_some(&outgoing);
         return network_first(worker, &request, outgoing, live, Body::Read(body), &headers, entry.idempotency_key).await;
     }
@@ -80,8 +80,7 @@ async fn network_first(
             worker.state.borrow_mut().live_came_back(live, answered);
             sent
         }
-        None if live == Live::Offline => Err(Error::Network("offline".into())),
-        None => Err(Error::Network("not tried, the server did not answer the last request".into())),
+        None => Err(untried(live)),
     };
     let reason = match sent {
         Ok(response) => {
@@ -103,6 +102,12 @@ async fn network_first(
     };
     let entry = entry_for(&worker, request, headers, key);
     if !fits(&worker, body.as_ref()) {
+        if !online && live.unstorable() == Live::Send {
+            // It cannot be kept, so it is tried after all, with the body just read.
+            let outgoing = net::build(&entry.method, &entry.url, headers, body.as_ref(), entry.credentials.as_deref())?;
+            let tried = network_first(worker, request, Some(&outgoing), Live::Send, Body::Read(body), headers, entry.idempotency_key);
+            return Box::pin(tried).await;
+        }
         let size = body.as_ref().map_or(0, ArrayBuffer::byte_length);
         let message = format!(
             "offline-sync did not queue {} {}: its body is {size} bytes, over maxBodyBytes ({})",
@@ -117,6 +122,14 @@ async fn network_first(
         ..entry
     };
     Ok(keep(&worker, entry, body.as_ref()).await?)
+}
+
+/// Why a mutation was kept without being tried.
+fn untried(live: Live) -> Error {
+    match live {
+        Live::Offline => Error::Network("offline".into()),
+        _ => Error::Network("not tried, the server did not answer the last request".into()),
+    }
 }
 
 /// The body's bytes (`None` inside for an empty body), or `None` when it cannot be read (a failing
