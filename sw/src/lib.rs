@@ -1,6 +1,6 @@
 //! offline-sync: a service worker that keeps every failed `/api/` mutation and delivers it later.
 //!
-//! The decisions (`batch`, `coalesce`, `config`, `dead_letter`, `drain`, `entry`, `error`, `intercept`, `lanes`, `millis`, `outcome`, `protocol`, `replay`, `state`) are plain Rust, tested natively.
+//! The decisions (`batch`, `coalesce`, `config`, `dead_letter`, `drain`, `entry`, `error`, `intercept`, `lanes`, `millis`, `outcome`, `page`, `protocol`, `replay`, `state`) are plain Rust, tested natively.
 //! `shell` is the thin part that touches the browser; it only exists in the wasm build.
 
 pub mod batch;
@@ -14,6 +14,7 @@ pub mod intercept;
 pub mod lanes;
 pub mod millis;
 pub mod outcome;
+pub mod page;
 pub mod protocol;
 pub mod replay;
 pub mod state;

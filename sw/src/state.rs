@@ -187,10 +187,11 @@ impl State {
         self.telling
     }
 
-    /// `true` once per Background Sync registration: the first mutation of a burst asks, the
-    /// rest need not. Marked before the browser answers.
-    pub fn ask_for_sync(&mut self) -> bool {
-        !std::mem::replace(&mut self.sync_requested, true)
+    /// Whether to ask for a Background Sync, with `pending` entries waiting: once per
+    /// registration (the first mutation of a burst asks, the rest need not; marked before the
+    /// browser answers), and only if something waits (a cancel may have left nothing).
+    pub fn ask_for_sync(&mut self, pending: u32) -> bool {
+        pending > 0 && !std::mem::replace(&mut self.sync_requested, true)
     }
 
     /// The browser refused the registration, or the `sync` event came: the next entry asks anew.
@@ -326,10 +327,11 @@ mod tests {
     #[test]
     fn background_sync_is_asked_once_per_registration() {
         let mut s = State::default();
-        assert!(s.ask_for_sync());
-        assert!(!s.ask_for_sync(), "the rest of the burst need not ask");
+        assert!(!s.ask_for_sync(0), "nothing waits");
+        assert!(s.ask_for_sync(1));
+        assert!(!s.ask_for_sync(2), "the rest of the burst need not ask");
         s.sync_used();
-        assert!(s.ask_for_sync());
+        assert!(s.ask_for_sync(1));
     }
 
     #[test]

@@ -4,6 +4,8 @@ use super::worker::Worker;
 use super::{clients, intercept, js, replay};
 use crate::config::{Config, MUTATING_METHODS};
 use serde_json::Value;
+use crate::error::Error;
+use crate::page::{Plan, Reply, Step};
 use crate::protocol::{parse_request, Event, PendingEntry, Request as PageRequest};
 use std::rc::Rc;
 use js_sys::Promise;
@@ -119,48 +121,32 @@ pub fn handle_message(event: ExtendableMessageEvent) -> Option<Promise> {
     }))
 }
 
+/// Carries out what the core plans for the message (`State::answer`); the first step that fails
+/// ends it, and the page gets that error.
 async fn answer(worker: &Rc<Worker>, request: PageRequest) -> Event {
-    let queue = match worker.queue().await {
-        Ok(queue) => queue,
-        Err(e) => return Event::Error { message: e.to_string() },
-    };
-    let done = match request {
-        PageRequest::GetStatus => Ok(()),
-        PageRequest::GetPending => {
-            let entries = queue.list().await.unwrap_or_default();
-            return Event::Pending { entries: entries.iter().map(PendingEntry::from).collect() };
-        }
-        PageRequest::GetDeadLetters => {
-            let letters = queue.dead_letters().await.unwrap_or_default();
-            return Event::DeadLetters { entries: letters.iter().map(|d| d.view()).collect() };
-        }
-        PageRequest::Replay | PageRequest::Online => {
-            replay::run_to_end(worker, true).await;
-            Ok(())
-        }
-        PageRequest::RetryDeadLetter(id) => match queue.revive(id).await {
-            Ok(_) => {
-                worker.broadcast_status();
-                replay::run_to_end(worker, true).await;
-                Ok(())
-            }
-            Err(e) => Err(e),
-        },
-        PageRequest::DiscardDeadLetter(id) => {
-            let discarded = queue.discard(id).await;
-            worker.broadcast_status();
-            discarded
-        }
-        PageRequest::SetReplayHeaders(headers) => {
-            worker.state.borrow_mut().set_replay_headers(headers);
-            replay::run_to_end(worker, true).await;
-            Ok(())
-        }
-    };
-    // What the pages were told comes before this answer.
-    worker.news_sent().await;
-    match done {
-        Ok(()) => Event::Status(worker.status().await),
+    let plan = worker.state.borrow_mut().answer(request);
+    match carry_out(worker, plan).await {
+        Ok(event) => event,
         Err(e) => Event::Error { message: e.to_string() },
     }
+}
+
+async fn carry_out(worker: &Rc<Worker>, plan: Plan) -> Result<Event, Error> {
+    let queue = worker.queue().await?;
+    for step in plan.steps {
+        match step {
+            Step::Revive(id) => drop(queue.revive(id).await?),
+            Step::Discard(id) => queue.discard(id).await?,
+            Step::TellStatus => worker.broadcast_status(),
+            Step::Replay => replay::run_to_end(worker, true).await,
+        }
+    }
+    Ok(match plan.reply {
+        Reply::Pending => Event::Pending { entries: queue.list().await?.iter().map(PendingEntry::from).collect() },
+        Reply::DeadLetters => Event::DeadLetters { entries: queue.dead_letters().await?.iter().map(|d| d.view()).collect() },
+        Reply::Status => {
+            worker.news_sent().await;
+            Event::Status(worker.status().await?)
+        }
+    })
 }

@@ -196,7 +196,7 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
     let first_in_line = matches!(queue.next_after(None).await, Ok(Some((head, _))) if head == id);
     if !worker.state.borrow_mut().send_own(id, first_in_line, js::online()) {
         // Earlier entries wait: this one goes in its turn (or when the network is back).
-        let pending = queue.count().await.unwrap_or(1);
+        let pending = waiting(&queue, 1).await;
         let answer = announce_queued(&worker, &entry, id, pending).await;
         replay::replay_if_waiting(worker, false);
         return answer;
@@ -215,10 +215,19 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
         Err(e) => {
             entry.last_error = Some(e.to_string());
             queue.update(&Stored { entry: entry.clone(), body: body.cloned() }).await?;
-            let pending = queue.count().await.unwrap_or(1);
+            let pending = waiting(&queue, 1).await;
             announce_queued(&worker, &entry, id, pending).await
         }
     }
+}
+
+/// The entries waiting, for the page's answer; if they cannot be counted, the least there are
+/// (`at_least`: the one just kept, say), with a warning.
+async fn waiting(queue: &Queue, at_least: u32) -> u32 {
+    queue.count().await.unwrap_or_else(|e| {
+        js::warn(&format!("offline-sync: the entries waiting could not be counted: {e}"));
+        at_least
+    })
 }
 
 fn storage_failed(e: &Error) -> Result<Response, Error> {
@@ -231,7 +240,7 @@ fn storage_failed(e: &Error) -> Result<Response, Error> {
 /// next round of news, which the answer does not wait for.
 async fn announce_queued(worker: &Worker, entry: &Entry, id: u64, pending: u32) -> Result<Response, Error> {
     worker.tell(Event::Queued { id, method: entry.method.clone(), url: entry.url.clone(), pending });
-    replay::request_background_sync(worker).await;
+    replay::request_background_sync(worker, pending).await;
     net::json_response(202, &protocol::queued_answer(id, pending))
 }
 
@@ -246,9 +255,10 @@ async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> 
         Ok(pushed) => pushed,
         Err(e) => return storage_failed(&e),
     };
-    let pending = match pending {
-        Some(pending) => pending,
-        None => queue.count().await.unwrap_or(1),
+    let pending = match (pending, pushed) {
+        (Some(pending), _) => pending,
+        (None, Pushed::Cancelled(_)) => waiting(&queue, 0).await,
+        (None, _) => waiting(&queue, 1).await,
     };
     let (into, cancelled) = match pushed {
         Pushed::Added(id) => return announce_queued(worker, &entry, id, pending).await,
@@ -257,9 +267,7 @@ async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> 
     };
     let (method, url) = (entry.method.clone(), entry.url.clone());
     worker.tell(Event::Coalesced { into, method, url, cancelled, pending });
-    if pending > 0 {
-        replay::request_background_sync(worker).await;
-    }
+    replay::request_background_sync(worker, pending).await;
     net::json_response(202, &protocol::coalesced_answer(into, cancelled, pending))
 }
 

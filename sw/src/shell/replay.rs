@@ -220,9 +220,10 @@ pub fn has_background_sync() -> bool {
     !sync.is_undefined() && !sync.is_null()
 }
 
-/// Asks the browser for a `sync` event once the network is back (once until it fires).
-pub async fn request_background_sync(worker: &Worker) {
-    if !worker.state.borrow_mut().ask_for_sync() {
+/// Asks the browser for a `sync` event once the network is back, if the core says so
+/// (`State::ask_for_sync`).
+pub async fn request_background_sync(worker: &Worker, pending: u32) {
+    if !worker.state.borrow_mut().ask_for_sync(pending) {
         return;
     }
     let sync = js::get(&js::scope().registration(), "sync");
@@ -253,9 +254,14 @@ pub fn replay_if_waiting(worker: Rc<Worker>, network_back: bool) {
     }
     wasm_bindgen_futures::spawn_local(async move {
         let waiting = match worker.queue().await {
-            Ok(queue) if queue.may_hold_entries() => queue.waiting().await.unwrap_or_default(),
-            _ => 0,
+            Ok(queue) if queue.may_hold_entries() => queue.waiting().await,
+            Ok(_) => Ok(0),
+            Err(e) => Err(e),
         };
+        let waiting = waiting.unwrap_or_else(|e| {
+            js::warn(&format!("offline-sync: the queue could not be read, so it waits for the next replay: {e}"));
+            0
+        });
         if waiting > 0 {
             run_to_end(&worker, network_back).await;
         }

@@ -97,12 +97,9 @@ impl Worker {
         self.queue.borrow().clone().filter(|q| !q.is_closed())
     }
 
-    pub async fn status(&self) -> Status {
-        let (pending, dead_letters) = match self.queue().await {
-            Ok(queue) => queue.counts().await.unwrap_or_default(),
-            Err(_) => (0, 0),
-        };
-        self.state.borrow().status(pending, dead_letters)
+    pub async fn status(&self) -> Result<Status, Error> {
+        let (pending, dead_letters) = self.queue().await?.counts().await?;
+        Ok(self.state.borrow().status(pending, dead_letters))
     }
 
     /// Tells every page what happened to an entry, followed by the status it leads to.
@@ -156,7 +153,10 @@ async fn send_news(worker: Rc<Worker>) {
         let round = worker.state.borrow_mut().next_round();
         let Some(mut round) = round else { break };
         let started = js::now();
-        round.push(Event::Status(worker.status().await));
+        round.push(match worker.status().await {
+            Ok(status) => Event::Status(status),
+            Err(e) => Event::Error { message: format!("the status could not be read: {e}") },
+        });
         clients::broadcast(&round).await;
         let rest = NEWS_INTERVAL_MS - (js::now() - started);
         if rest > 0.0 && worker.state.borrow().news_owed() {
