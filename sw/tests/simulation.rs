@@ -7,7 +7,9 @@
 //! A second scenario has the page go on writing while the replay runs: each mutation is offered
 //! to the queue as the worker does (`coalesce::record_key`, `State::merge_target`,
 //! `coalesce::fold`), and the server's records must end as if every mutation that was answered
-//! had been applied once, in order.
+//! had been applied once, in order. In some seeds the worker runs queue-first: each write is
+//! committed, and its own request leaves when `State::send_own` says so, coming back at any point
+//! of a run, or never if its worker is killed; a replay must neither send nor overtake it.
 //!
 //! A third has the page send mutations network-first, 16 at a time, while the server goes down
 //! and comes back: the worker's send-probe-or-keep decision (`State::live`) is checked against
@@ -105,6 +107,8 @@ struct Stats {
     folded: u64,
     /// Waits in place ended early by a trigger that said the network may be back.
     wakes: u64,
+    /// Queue-first requests that left on their own, before any replay.
+    own_sent: u64,
 }
 
 /// A mutation's effect on the records, as a server applies one: a create of a new record, a
@@ -128,6 +132,8 @@ fn apply(records: &mut BTreeMap<String, Value>, record: &str, method: &str, body
 #[derive(Default)]
 struct Memory {
     state: State,
+    /// Queue-first: entries whose own request this worker has out, as they left.
+    out: Vec<(u64, Entry, Vec<u8>)>,
 }
 
 enum End {
@@ -149,6 +155,12 @@ struct Sim {
     next_id: u64,
     /// The page goes on writing while the network is out.
     writing: bool,
+    /// The worker runs with `queueFirst`: each write is committed, then its own request leaves
+    /// if it is first in line and no replay runs.
+    queue_first: bool,
+    /// A queue-first request came back since the last run began: the shell starts a replay
+    /// (`after_online_answer`, or the Background Sync a kept entry asks for).
+    replay_owed: bool,
     /// Every run's trigger says the network may be back (once it is).
     network_back: bool,
     /// What the page wrote and was answered 202 for, in order: (record, method, body).
@@ -230,6 +242,8 @@ impl Sim {
             bodies,
             fates,
             writing: false,
+            queue_first: false,
+            replay_owed: false,
             network_back: false,
             answered: Vec::new(),
             live: Vec::new(),
@@ -293,6 +307,84 @@ impl Sim {
             return; // 507: the page knows it was not kept.
         }
         let Some(record) = record else { self.fail(&format!("{method} {path} has no record")) };
+        if self.queue_first {
+            self.write_first(memory, entry, body, record);
+        } else {
+            self.keep(memory, entry, body, record);
+        }
+        match method {
+            "POST" => self.live.push(record_id),
+            "DELETE" => self.live.retain(|l| *l != record_id),
+            _ => {}
+        }
+    }
+
+    /// Queue-first, as the shell does it: committed first (counted as sent, so nothing merges
+    /// into it), then its own request leaves if `State::send_own` says so.
+    fn write_first(&mut self, memory: &mut Memory, entry: Entry, body: Vec<u8>, record: String) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let entry = Entry { id: Some(id), attempts: 1, last_error: None, ..entry };
+        self.queue.insert(id, entry.clone());
+        self.bodies.insert(id, body.clone());
+        self.answered.push((record, entry.method.clone(), body.clone()));
+        let first_in_line = self.queue.keys().next() == Some(&id);
+        if memory.state.send_own(id, first_in_line, true) {
+            self.stats.own_sent += 1;
+            memory.out.push((id, entry, body));
+        }
+    }
+
+    /// A queue-first request of `memory`'s comes back; the shell removes its entry after a 2xx,
+    /// or notes the failure on it.
+    fn own_answer(&mut self, memory: &mut Memory, at: usize) {
+        let (id, mut entry, body) = memory.out.swap_remove(at);
+        let (attempt, _) = self.over_network(&entry, &body);
+        memory.state.own_sent(id);
+        self.replay_owed = true;
+        if self.storage_fails() {
+            return;
+        }
+        match attempt {
+            Attempt::Answered { status, .. } if (200..300).contains(&status) => {
+                if let Some(gone) = self.queue.remove(&id) {
+                    self.removed_at.insert(gone.idempotency_key, self.now);
+                }
+            }
+            Attempt::Answered { status, .. } => {
+                entry.last_status = Some(status);
+                self.rewrite(id, entry);
+            }
+            Attempt::NetworkError(reason) => {
+                entry.last_error = Some(reason);
+                self.rewrite(id, entry);
+            }
+        }
+    }
+
+    /// `Queue::update`: the entry written over its old self, if it is still queued. (Written
+    /// whatever, an entry the other worker's replay delivered came back: seed 87.)
+    fn rewrite(&mut self, id: u64, entry: Entry) {
+        if let Some(old) = self.queue.get_mut(&id) {
+            *old = entry;
+        }
+    }
+
+    /// A worker killed with its own requests out: each may have reached the server or not; no
+    /// answer comes back to anyone.
+    fn kill(&mut self, memory: &mut Memory) {
+        for (_, entry, body) in std::mem::take(&mut memory.out) {
+            if self.rng.random_bool(0.5) {
+                let fate = self.fate(&entry.idempotency_key);
+                self.server.arrive(&entry, &body, fate, self.now);
+            }
+        }
+        *memory = Memory::default();
+    }
+
+    /// Network-first with the network out: kept, on the latest waiting entry on its record
+    /// where it may fold, else on its own.
+    fn keep(&mut self, memory: &mut Memory, entry: Entry, body: Vec<u8>, record: String) {
         let target = memory.state.merge_target(&record);
         let waiting = target.and_then(|id| Some((self.queue.get(&id)?, self.bodies.get(&id)?.clone())));
         let pushed = match coalesce::fold(waiting, &entry, &body) {
@@ -317,12 +409,7 @@ impl Sim {
             }
         };
         memory.state.pushed(&record, pushed);
-        match method {
-            "POST" => self.live.push(record_id),
-            "DELETE" => self.live.retain(|l| *l != record_id),
-            _ => {}
-        }
-        self.answered.push((record, method.into(), body));
+        self.answered.push((record, entry.method, body));
     }
 
     /// A random change to a record: a whole body for a create or replacement, a merge patch
@@ -355,11 +442,18 @@ impl Sim {
     /// One request over the simulated network: what the worker learns of it.
     fn send(&mut self, entry: &Entry) -> (Attempt, Vec<u8>) {
         self.check_sendable(entry);
+        let body = self.bodies_sent(entry);
+        self.over_network(entry, &body)
+    }
+
+    /// A request with this body, from the moment it leaves: what the server does with it, and
+    /// what the worker learns.
+    fn over_network(&mut self, entry: &Entry, body: &[u8]) -> (Attempt, Vec<u8>) {
         if self.rng.random_bool(self.fail_rate) {
             return (Attempt::NetworkError("TypeError: Failed to fetch".into()), Vec::new());
         }
         let fate = self.fate(&entry.idempotency_key);
-        let (status, retry_after) = self.server.arrive(entry, &self.bodies_sent(entry), fate, self.now);
+        let (status, retry_after) = self.server.arrive(entry, body, fate, self.now);
         if self.rng.random_bool(self.lose_rate) {
             return (Attempt::NetworkError("the connection was reset".into()), Vec::new());
         }
@@ -428,6 +522,7 @@ impl Sim {
     /// One replay run by a worker with `memory`, until it ends, is killed, or storage fails.
     fn run(&mut self, memory: &mut Memory) -> End {
         let config = self.config.clone();
+        self.replay_owed = false;
         let network_back = self.network_back || self.rng.random_bool(0.5);
         let mut drain = Drain::new(&config, ORIGIN, memory.state.batch_refused(), network_back);
         if !memory.state.drain_starts() {
@@ -450,6 +545,10 @@ impl Sim {
             if self.writing && self.rng.random_bool(0.2) {
                 self.write(memory);
             }
+            if !memory.out.is_empty() && self.rng.random_bool(0.3) {
+                let at = self.rng.random_range(0..memory.out.len());
+                self.own_answer(memory, at);
+            }
             let Some(command) = drain.poll() else { self.fail("the run stalled: no command and no report owed") };
             match command {
                 Command::ReadHead { limit, texts } => {
@@ -463,7 +562,7 @@ impl Sim {
                         .map(|(&id, entry)| {
                             let body = &self.bodies[&id];
                             let text_len = texts.then(|| std::str::from_utf8(body).ok().map(str::len)).flatten();
-                            Head { id, record: Ok(entry.clone()), text_len, busy: false }
+                            Head { id, record: Ok(entry.clone()), text_len, busy: memory.state.in_flight().contains(&id) }
                         })
                         .collect();
                     drain.window(heads, self.now);
@@ -496,6 +595,9 @@ impl Sim {
                 }
                 Command::Send(ids) => {
                     let entries: Vec<Entry> = ids.iter().map(|&id| drain.entry(id).cloned().unwrap_or_else(|| self.fail("a send of an entry not in the window"))).collect();
+                    if let Some(id) = ids.iter().find(|id| memory.out.iter().any(|(out, ..)| out == *id)) {
+                        self.fail(&format!("entry {id} was sent by a replay while its own request was out"));
+                    }
                     if entries.len() > self.config.replay_concurrency.max(1) as usize {
                         self.fail(&format!("{} requests out at once, over replayConcurrency", entries.len()));
                     }
@@ -516,6 +618,9 @@ impl Sim {
                 }
                 Command::SendBatch(ids) => {
                     let entries: Vec<Entry> = ids.iter().map(|&id| drain.entry(id).cloned().unwrap_or_else(|| self.fail("a batch of entries not in the window"))).collect();
+                    if let Some(id) = ids.iter().find(|id| memory.out.iter().any(|(out, ..)| out == *id)) {
+                        self.fail(&format!("entry {id} was sent in a batch while its own request was out"));
+                    }
                     self.stats.batches += 1;
                     let sent = self.send_batch(&entries);
                     self.now += self.rng.random_range(1.0..60.0);
@@ -554,9 +659,16 @@ impl Sim {
                 }
             }
             if let End::Killed = self.run(&mut workers[w]) {
-                workers[w] = Memory::default();
+                self.kill(&mut workers[w]);
             }
             self.now += self.rng.random_range(0.0..5_000.0);
+            // Queue-first requests out come back between runs too, from either worker.
+            for memory in workers.iter_mut() {
+                while !memory.out.is_empty() && self.rng.random_bool(0.5) {
+                    let at = self.rng.random_range(0..memory.out.len());
+                    self.own_answer(memory, at);
+                }
+            }
         }
     }
 
@@ -569,6 +681,16 @@ impl Sim {
             let w = self.rng.random_range(0..2);
             match self.run(&mut workers[w]) {
                 End::Finished(Ok(_)) if self.queue.is_empty() => return,
+                // The run left the rest to a queue-first request out (it replays after it).
+                End::Finished(Ok(_)) if workers.iter().any(|m| !m.out.is_empty()) => {
+                    for memory in workers.iter_mut() {
+                        while !memory.out.is_empty() {
+                            self.own_answer(memory, 0);
+                        }
+                    }
+                }
+                // A queue-first answer came while the run ended: it starts a replay of its own.
+                End::Finished(Ok(_)) if std::mem::take(&mut self.replay_owed) => {}
                 End::Finished(Ok(_)) => self.fail(&format!("a run ended well with {} entries left", self.queue.len())),
                 End::Finished(Err(Error::Deferred(at))) => {
                     // With the network back, only the server's own pacing may make a run wait.
@@ -651,6 +773,7 @@ fn page_writing(seed: u64) -> Sim {
     sim.mutations.clear();
     sim.next_id = 1;
     sim.writing = true;
+    sim.queue_first = sim.rng.random_bool(0.3);
     sim
 }
 
@@ -691,6 +814,7 @@ fn simulate(seed: u64, total: &mut Stats, writing: bool) {
     total.batches += s.batches;
     total.given_up += s.given_up;
     total.wakes += s.wakes;
+    total.own_sent += s.own_sent;
 }
 
 /// The seeds to run: `OFFLINE_SYNC_SIM_SEED` alone, or the first `OFFLINE_SYNC_SIM_SEEDS` (2000).
@@ -727,7 +851,7 @@ fn what_the_page_writes_during_an_outage_reaches_the_records_as_written() {
     }
     println!("simulation, writes during the outage: {} seeds: {total:?}", seeds.end - seeds.start);
     if !alone {
-        assert!(total.kills > 0 && total.storage_faults > 0 && total.resent_after_arrival > 0 && total.folded > 0, "{total:?}");
+        assert!(total.kills > 0 && total.storage_faults > 0 && total.resent_after_arrival > 0 && total.folded > 0 && total.own_sent > 0, "{total:?}");
     }
 }
 

@@ -165,11 +165,18 @@ impl Queue {
         Ok(pushed)
     }
 
-    /// Rewrites an entry in place (attempts, last status), keeping its id and so its place in line.
+    /// Rewrites an entry in place (attempts, last status), keeping its id and so its place in line;
+    /// one no longer queued (another worker delivered it meanwhile) stays gone.
     pub async fn update(&self, stored: &Stored) -> Result<(), Error> {
+        let id = stored.entry.id.ok_or_else(|| Error::Browser("an update of an entry with no id".into()))?;
         let record = to_record(&stored.entry.to_json(), Some(&stored.entry), stored.body.as_ref())?;
         let tx = self.write_relaxed(&[QUEUE])?;
-        tx.object_store(QUEUE).map_err(storage)?.put(record).primitive().map_err(storage)?;
+        let store = tx.object_store(QUEUE).map_err(storage)?;
+        // Only this request is awaited before the write: anything else would end the transaction.
+        let queued: Option<JsValue> = store.get_key(id as f64).with_key_type::<JsValue>().primitive().map_err(storage)?.await.map_err(storage)?;
+        if queued.is_some() {
+            store.put(record).primitive().map_err(storage)?;
+        }
         tx.commit().await.map_err(storage)
     }
 

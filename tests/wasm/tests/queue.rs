@@ -122,6 +122,20 @@ async fn removes_and_updates_in_place() {
 }
 
 #[wasm_bindgen_test]
+async fn an_update_does_not_bring_back_an_entry_that_left_the_queue() {
+    // A queue-first request fails while another worker's replay delivers and removes its entry:
+    // the failure noted afterwards must not put the entry back, to be sent again.
+    let queue = fresh("test-update-gone").await;
+    let id = queue.push(&entry(1), None).await.unwrap();
+    let (_, record) = queue.next_after(None).await.unwrap().unwrap();
+    let mut stored = readable(record);
+    queue.remove(id).await.unwrap();
+    stored.entry.last_error = Some("network error: reset".into());
+    queue.update(&stored).await.unwrap();
+    assert_eq!(queue.count().await.unwrap(), 0);
+}
+
+#[wasm_bindgen_test]
 async fn survives_reopening() {
     let queue = fresh("test-reopen").await;
     let id = queue.push(&entry(9), Some(&bytes(9))).await.unwrap();
