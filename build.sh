@@ -82,14 +82,15 @@ build() {
   fi
   # --low-memory-unused lets wasm-opt fold constant offsets into loads and stores: wasm-ld leaves
   # the lowest kilobyte of memory unused (Rust puts the stack there, growing down from above it,
-  # and the data after it), which the check below holds it to.
+  # and the data after it), which the check below holds it to. --converge repeats the passes while
+  # the module still shrinks.
   local data_at
   data_at=$(shim/node_modules/.bin/wasm-dis "$out/offline_sync_bg.wasm" | grep -m1 -oE '^ \(data \S+ \(i32.const [0-9]+' | grep -oE '[0-9]+$')
   if [ "${data_at:-0}" -lt 1024 ]; then
     echo "build: the module's data starts at ${data_at:-?}, inside the low kilobyte that --low-memory-unused assumes unused" >&2
     exit 1
   fi
-  shim/node_modules/.bin/wasm-opt -Oz --low-memory-unused --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int \
+  shim/node_modules/.bin/wasm-opt -Oz --low-memory-unused --converge --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/offline_sync_bg.wasm" -o "$out/offline_sync.opt.wasm"
   # The glue and the loader, minified (names and all), with the module spliced in as a string.

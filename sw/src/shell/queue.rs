@@ -173,7 +173,7 @@ impl Queue {
         let tx = self.write_relaxed(&[QUEUE])?;
         let store = tx.object_store(QUEUE).map_err(storage)?;
         // Only this request is awaited before the write: anything else would end the transaction.
-        let queued: Option<JsValue> = store.get_key(id as f64).with_key_type::<JsValue>().primitive().map_err(storage)?.await.map_err(storage)?;
+        let queued: Option<JsValue> = store.get::<JsValue, f64, _>(id as f64).primitive().map_err(storage)?.await.map_err(storage)?;
         if queued.is_some() {
             store.put(record).primitive().map_err(storage)?;
         }
@@ -187,7 +187,7 @@ impl Queue {
     }
 
     pub async fn count(&self) -> Result<u32, Error> {
-        self.count_in(QUEUE).await
+        Ok(self.counts().await?.0)
     }
 
     /// Whether entries may be waiting: false only while no write since the queue was last found
@@ -211,7 +211,7 @@ impl Queue {
     }
 
     pub async fn dead_count(&self) -> Result<u32, Error> {
-        self.count_in(DEAD).await
+        Ok(self.counts().await?.1)
     }
 
     /// Waiting entries and dead letters, read in one transaction.
@@ -318,12 +318,6 @@ impl Queue {
         }
         dead.delete(id as f64).primitive().map_err(storage)?;
         tx.commit().await.map_err(storage)
-    }
-
-    async fn count_in(&self, store: &str) -> Result<u32, Error> {
-        let tx = self.db.transaction(store).build().map_err(storage)?;
-        let store = tx.object_store(store).map_err(storage)?;
-        store.count().primitive().map_err(storage)?.await.map_err(storage)
     }
 
     async fn all(&self, store: &str) -> Result<Vec<JsValue>, Error> {
