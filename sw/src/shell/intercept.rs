@@ -214,7 +214,10 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
         }
         Err(e) => {
             entry.last_error = Some(e.to_string());
-            queue.update(&Stored { entry: entry.clone(), body: body.cloned() }).await?;
+            // The entry is committed whatever: a failed note of the failure still answers 202.
+            if let Err(e) = queue.update(&Stored { entry: entry.clone(), body: body.cloned() }).await {
+                js::warn(&format!("offline-sync: entry {id} stays queued, its failure not noted: {e}"));
+            }
             let pending = waiting(&queue, 1).await;
             announce_queued(&worker, &entry, id, pending).await
         }
