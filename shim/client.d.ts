@@ -53,7 +53,9 @@ export type SyncEvent =
   | { type: 'offline-sync:failed'; id: number | null; method: string; url: string; status: number | null; error: string; attempts: number }
   | { type: 'offline-sync:dead-lettered'; id: number; method: string | null; url: string | null; status: number | null; reason: string }
   | { type: 'offline-sync:auth-required'; id: number; method: string; url: string; status: number }
-  | { type: 'offline-sync:coalesced'; into: number; method: string; url: string; cancelled: boolean; pending: number };
+  | { type: 'offline-sync:coalesced'; into: number; method: string; url: string; cancelled: boolean; pending: number }
+  /** In a round of news, in the status's place, when the worker could not read it. */
+  | { type: 'offline-sync:error'; message: string };
 
 /** The worker's answers to a page's request (`get-pending`, `get-dead-letters`, or one it could not do). */
 export type SyncAnswer =
