@@ -107,7 +107,7 @@ struct Stats {
     folded: u64,
     /// Waits in place ended early by a trigger that said the network may be back.
     wakes: u64,
-    /// Queue-first requests that left on their own, before any replay.
+    /// Queue-first requests that left on their own, not sent by a replay.
     own_sent: u64,
 }
 
@@ -363,7 +363,7 @@ impl Sim {
     }
 
     /// `Queue::update`: the entry written over its old self, if it is still queued. (Written
-    /// whatever, an entry the other worker's replay delivered came back: seed 87.)
+    /// whatever, an entry the other worker's replay had delivered came back to the queue.)
     fn rewrite(&mut self, id: u64, entry: Entry) {
         if let Some(old) = self.queue.get_mut(&id) {
             *old = entry;
