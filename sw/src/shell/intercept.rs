@@ -196,7 +196,7 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
     let first_in_line = matches!(queue.next_after(None).await, Ok(Some((head, _))) if head == id);
     if !worker.state.borrow_mut().send_own(id, first_in_line, js::online()) {
         // Earlier entries wait: this one goes in its turn (or when the network is back).
-        let pending = waiting(&queue, 1).await;
+        let pending = pending_for_answer(&queue, 1).await;
         let answer = announce_queued(&worker, &entry, id, pending).await;
         replay::replay_if_waiting(worker, false);
         return answer;
@@ -218,7 +218,7 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
             if let Err(e) = queue.update(&Stored { entry: entry.clone(), body: body.cloned() }).await {
                 js::warn(&format!("offline-sync: entry {id} stays queued, its failure not noted: {e}"));
             }
-            let pending = waiting(&queue, 1).await;
+            let pending = pending_for_answer(&queue, 1).await;
             announce_queued(&worker, &entry, id, pending).await
         }
     }
@@ -226,7 +226,7 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
 
 /// The entries waiting, for the page's answer; if they cannot be counted, the least there are
 /// (`at_least`: the one just kept, say), with a warning.
-async fn waiting(queue: &Queue, at_least: u32) -> u32 {
+async fn pending_for_answer(queue: &Queue, at_least: u32) -> u32 {
     queue.count().await.unwrap_or_else(|e| {
         js::warn(&format!("offline-sync: the entries waiting could not be counted: {e}"));
         at_least
@@ -260,8 +260,8 @@ async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> 
     };
     let pending = match (pending, pushed) {
         (Some(pending), _) => pending,
-        (None, Pushed::Cancelled(_)) => waiting(&queue, 0).await,
-        (None, _) => waiting(&queue, 1).await,
+        (None, Pushed::Cancelled(_)) => pending_for_answer(&queue, 0).await,
+        (None, _) => pending_for_answer(&queue, 1).await,
     };
     let (into, cancelled) = match pushed {
         Pushed::Added(id) => return announce_queued(worker, &entry, id, pending).await,
