@@ -3,7 +3,8 @@
 //! ask for a Background Sync, which waiting entry a new operation on a record may merge into.
 //! The shell keeps one, and asks it before it acts.
 
-use crate::coalesce::Pushed;
+use crate::coalesce::{self, Fold, Pushed};
+use crate::entry::Entry;
 use crate::error::Error;
 use crate::intercept::{self, Live, Reach};
 use crate::protocol::{Event, Status};
@@ -36,11 +37,16 @@ pub struct State {
     held: bool,
     /// Headers the page handed over for replays (e.g. `Authorization`); never written to storage.
     replay_headers: Vec<(String, String)>,
-    /// (record key, its latest queued entry) for the entries this worker queued since its last
-    /// replay, in queue order: the only ones it knows were never sent. An entry read from the
-    /// queue may have been sent by a run whose worker died before it could note the attempt, so
-    /// it is never merged into. A plain list: as long as the records waiting.
+    /// (record key, its latest queued entry) for the entries this worker queued since anyone
+    /// else last touched the queue: the only ones it knows were never sent, and were not followed
+    /// by another worker's entry on the same record. An entry a replay read may be out, or may
+    /// have been sent by a run whose worker died before it could note the attempt, so it is never
+    /// merged into. A plain list: as long as the records waiting.
     records: Vec<(String, u64)>,
+    /// The queue's mark as this worker's last write left it. Every write to the queue (a push,
+    /// a merge) and every replay's read of it replaces the mark: while the mark is still this
+    /// one, nobody else has touched the queue since.
+    mark: Option<Mark>,
     /// Sends saved by coalescing since this worker started.
     coalesced: u32,
     /// Whether the server answered the last live mutation.
@@ -60,6 +66,9 @@ pub struct State {
 
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 struct Rerun(bool);
+
+/// The queue's mark: a count that every write to the queue and every read of it moves on by one.
+pub type Mark = u64;
 
 impl State {
     pub fn status(&self, pending: u32, dead_letters: u32) -> Status {
@@ -111,14 +120,12 @@ impl State {
         }
     }
 
-    /// A run may drain the queue unless the queue is held; then it is syncing, and from now on
-    /// any entry waiting may have been sent: none is a merge target any more.
+    /// A run may drain the queue unless the queue is held; then it is syncing.
     pub fn drain_starts(&mut self) -> bool {
         if self.held {
             return false;
         }
         self.syncing = true;
-        self.records.clear();
         true
     }
 
@@ -226,32 +233,45 @@ impl State {
     }
 
     /// The waiting entry a new operation on `record` may merge into: its latest, when this worker
-    /// queued it since its last replay, and only while no replay runs (it may be sending it).
+    /// queued it (as far as it knows: `fold` makes sure).
     pub fn merge_target(&self, record: &str) -> Option<u64> {
-        if self.syncing {
-            return None;
-        }
         self.records.iter().rev().find(|(key, _)| key == record).map(|(_, id)| *id)
     }
 
-    /// What became of an operation on `record`.
-    pub fn pushed(&mut self, record: &str, pushed: Pushed) {
+    /// Offers `new` to `waiting` (see `coalesce::fold`), given the mark the merge's transaction
+    /// `left`: unless that write came right after this worker's last, someone else (a replay, of
+    /// this worker or another; another worker's write) touched the queue since, and the new
+    /// operation goes on its own.
+    pub fn fold(&self, left: Mark, waiting: Option<(&Entry, Vec<u8>)>, new: &Entry, new_body: &[u8]) -> Fold {
+        coalesce::fold(waiting.filter(|_| self.follows(left)), new, new_body)
+    }
+
+    /// Whether the write that left mark `left` came right after this worker's last write.
+    fn follows(&self, left: Mark) -> bool {
+        self.mark.is_some_and(|last| last + 1 == left)
+    }
+
+    /// What became of an operation on `record`, with the mark its transaction left (shared by the
+    /// operations of one group commit).
+    pub fn pushed(&mut self, record: &str, pushed: Pushed, left: Mark) {
+        if self.mark != Some(left) {
+            if !self.follows(left) {
+                // Someone else touched the queue since: nothing queued before is known unsent.
+                self.records.clear();
+            }
+            self.mark = Some(left);
+        }
         match pushed {
             Pushed::Merged(_) => self.coalesced += 1,
             Pushed::Cancelled(_) => self.coalesced += 2,
             Pushed::Added(_) => {}
         }
         let records = &mut self.records;
+        // One pair per record, as in a map.
+        records.retain(|(key, _)| key != record);
         match pushed {
-            // Queued while a replay runs, it may be sent at any moment: no merge target.
-            Pushed::Added(_) if self.syncing => records.retain(|(key, _)| key != record),
-            Pushed::Added(id) => {
-                // One pair per record, as in a map.
-                records.retain(|(key, _)| key != record);
-                records.push((record.to_owned(), id));
-            }
-            Pushed::Cancelled(_) => records.retain(|(key, _)| key != record),
-            Pushed::Merged(_) => {}
+            Pushed::Added(id) | Pushed::Merged(id) => records.push((record.to_owned(), id)),
+            Pushed::Cancelled(_) => {}
         }
     }
 }
@@ -347,24 +367,37 @@ mod tests {
     }
 
     #[test]
-    fn merges_go_into_the_latest_entry_this_worker_queued_since_its_last_replay() {
+    fn merges_go_into_the_latest_entry_this_worker_queued_while_nobody_else_touched_the_queue() {
         let mut s = State::default();
         assert_eq!(s.merge_target("tasks/1"), None, "what a worker finds queued when it starts may have been sent");
-        s.pushed("tasks/1", Pushed::Added(3));
-        s.pushed("tasks/2", Pushed::Added(4));
-        assert_eq!(s.merge_target("tasks/1"), Some(3));
-        s.pushed("tasks/1", Pushed::Added(7));
+        s.pushed("tasks/1", Pushed::Added(3), 1);
+        s.pushed("tasks/2", Pushed::Added(4), 1);
+        assert_eq!(s.merge_target("tasks/1"), Some(3), "both in one group commit");
+        s.pushed("tasks/1", Pushed::Added(7), 2);
         assert_eq!(s.merge_target("tasks/1"), Some(7), "the latest");
-        s.pushed("tasks/1", Pushed::Merged(7));
-        s.pushed("tasks/2", Pushed::Cancelled(4));
+        s.pushed("tasks/1", Pushed::Merged(7), 3);
+        s.pushed("tasks/2", Pushed::Cancelled(4), 4);
         assert_eq!(s.merge_target("tasks/2"), None);
+        assert_eq!(s.merge_target("tasks/1"), Some(7));
         assert_eq!(s.status(0, 0).coalesced, 3, "a merge saves one send, a cancel two");
-        s.drain_starts();
-        assert_eq!(s.merge_target("tasks/1"), None, "during a replay");
-        s.pushed("tasks/1", Pushed::Added(9));
-        s.drain_ends(&Ok(None), 1.0);
-        assert_eq!(s.merge_target("tasks/1"), None, "neither what a replay may have sent, nor what came while it ran");
-        s.pushed("tasks/1", Pushed::Added(10));
-        assert_eq!(s.merge_target("tasks/1"), Some(10));
+        s.pushed("tasks/3", Pushed::Added(8), 6);
+        assert_eq!(s.merge_target("tasks/1"), None, "someone read the queue at mark 5: entry 7 may be out");
+        assert_eq!(s.merge_target("tasks/3"), Some(8), "queued after that");
+    }
+
+    #[test]
+    fn a_fold_sends_the_new_operation_on_its_own_when_someone_else_touched_the_queue_since() {
+        let mut s = State::default();
+        let entry = |key: &str| Entry {
+            idempotency_key: key.into(),
+            record: Some("tasks/1".into()),
+            ..Entry::from_json(r#"{"method":"PUT","url":"https://app.example/api/tasks/1","headers":[],"idempotencyKey":"k","queuedAt":0}"#).unwrap()
+        };
+        let (waiting, new) = (Entry { id: Some(1), ..entry("k1") }, entry("k2"));
+        let offer = |s: &State, left: Mark| s.fold(left, Some((&waiting, b"{}".to_vec())), &new, b"{}");
+        assert_eq!(offer(&s, 1), Fold::Separate, "a worker that has not written yet knows nothing of the queue");
+        s.pushed("tasks/1", Pushed::Added(1), 4);
+        assert!(matches!(offer(&s, 5), Fold::Into { .. }), "nobody touched the queue since this worker queued it");
+        assert_eq!(offer(&s, 6), Fold::Separate, "a replay read it, or another worker wrote, meanwhile");
     }
 }

@@ -4,12 +4,14 @@
 //! drop everything but what was written, with two workers (an old one and its update) taking
 //! turns at the one queue, as the replay lock makes them. All of it is drawn from one seed.
 //!
-//! A second scenario has the page go on writing while the replay runs: each mutation is offered
-//! to the queue as the worker does (`coalesce::record_key`, `State::merge_target`,
-//! `coalesce::fold`), and the server's records must end as if every mutation that was answered
-//! had been applied once, in order. In some seeds the worker runs queue-first: each write is
-//! committed, and its own request leaves when `State::send_own` says so, coming back at any point
-//! of a run, or never if its worker is killed; a replay must neither send nor overtake it.
+//! A second scenario has the page go on writing while the replay runs, through either worker (an
+//! update and the worker it replaces may both intercept for a while): each mutation is offered
+//! to the queue as the worker does (`coalesce::record_key`, `State::merge_target`, `State::fold`
+//! with the queue's mark, which every write and read moves on), and the server's records must end
+//! as if every mutation that was answered had been applied once, in order. In some seeds the
+//! worker runs queue-first: each write is committed, and its own request leaves when
+//! `State::send_own` says so, coming back at any point of a run, or never if its worker is
+//! killed; a replay must neither send nor overtake it.
 //!
 //! A third has the page send mutations network-first, 16 at a time, while the server goes down
 //! and comes back: the worker's send-probe-or-keep decision (`State::live`) is checked against
@@ -30,7 +32,7 @@ use offline_sync::state::State;
 use serde_json::Value;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 const ORIGIN: &str = "https://app.example";
 const BATCH_PATH: &str = "/api/_batch";
@@ -161,6 +163,11 @@ struct Sim {
     /// A queue-first request came back since the last run began: the shell starts a replay
     /// (`after_online_answer`, or the Background Sync a kept entry asks for).
     replay_owed: bool,
+    /// The queue's mark: each write to the queue (a push, a merge) and each read of it moves it
+    /// on (`Queue::push_all`, `Queue::coalesce`, `Queue::read`).
+    mark: u64,
+    /// Keys whose entries another worker's queue-first answer removed while a run was under way.
+    delivered_elsewhere: BTreeSet<String>,
     /// Every run's trigger says the network may be back (once it is).
     network_back: bool,
     /// What the page wrote and was answered 202 for, in order: (record, method, body).
@@ -244,6 +251,8 @@ impl Sim {
             writing: false,
             queue_first: false,
             replay_owed: false,
+            mark: 0,
+            delivered_elsewhere: BTreeSet::new(),
             network_back: false,
             answered: Vec::new(),
             live: Vec::new(),
@@ -328,6 +337,9 @@ impl Sim {
         self.queue.insert(id, entry.clone());
         self.bodies.insert(id, body.clone());
         self.answered.push((record, entry.method.clone(), body.clone()));
+        // Its commit and the read of the queue's head each move the mark on.
+        self.next_mark();
+        self.next_mark();
         let first_in_line = self.queue.keys().next() == Some(&id);
         if memory.state.send_own(id, first_in_line, true) {
             self.stats.own_sent += 1;
@@ -336,8 +348,9 @@ impl Sim {
     }
 
     /// A queue-first request of `memory`'s comes back; the shell removes its entry after a 2xx,
-    /// or notes the failure on it.
-    fn own_answer(&mut self, memory: &mut Memory, at: usize) {
+    /// or notes the failure on it. `elsewhere`: another worker's replay runs meanwhile, and may
+    /// still send the entry from what it read (a duplicate under the same key).
+    fn own_answer(&mut self, memory: &mut Memory, at: usize, elsewhere: bool) {
         let (id, mut entry, body) = memory.out.swap_remove(at);
         let (attempt, _) = self.over_network(&entry, &body);
         memory.state.own_sent(id);
@@ -348,6 +361,9 @@ impl Sim {
         match attempt {
             Attempt::Answered { status, .. } if (200..300).contains(&status) => {
                 if let Some(gone) = self.queue.remove(&id) {
+                    if elsewhere {
+                        self.delivered_elsewhere.insert(gone.idempotency_key.clone());
+                    }
                     self.removed_at.insert(gone.idempotency_key, self.now);
                 }
             }
@@ -360,6 +376,12 @@ impl Sim {
                 self.rewrite(id, entry);
             }
         }
+    }
+
+    /// `meta`'s key generator, moved on by a write or a read of the queue.
+    fn next_mark(&mut self) -> u64 {
+        self.mark += 1;
+        self.mark
     }
 
     /// `Queue::update`: the entry written over its old self, if it is still queued. (Written
@@ -386,8 +408,10 @@ impl Sim {
     /// where it may fold, else on its own.
     fn keep(&mut self, memory: &mut Memory, entry: Entry, body: Vec<u8>, record: String) {
         let target = memory.state.merge_target(&record);
+        let mark = self.next_mark();
         let waiting = target.and_then(|id| Some((self.queue.get(&id)?, self.bodies.get(&id)?.clone())));
-        let pushed = match coalesce::fold(waiting, &entry, &body) {
+        let fold = memory.state.fold(mark, waiting, &entry, &body);
+        let pushed = match fold {
             Fold::Separate => {
                 let id = self.next_id;
                 self.next_id += 1;
@@ -408,7 +432,7 @@ impl Sim {
                 Pushed::Cancelled(id)
             }
         };
-        memory.state.pushed(&record, pushed);
+        memory.state.pushed(&record, pushed, mark);
         self.answered.push((record, entry.method, body));
     }
 
@@ -463,7 +487,7 @@ impl Sim {
     /// Rules every send keeps, whatever the faults.
     fn check_sendable(&self, entry: &Entry) {
         let key = &entry.idempotency_key;
-        if let Some(at) = self.removed_at.get(key) {
+        if let Some(at) = self.removed_at.get(key).filter(|_| !self.delivered_elsewhere.contains(key)) {
             self.fail(&format!("{key} was sent after its entry left the queue (at {at})"));
         }
         if self.now - entry.queued_at > self.config.max_retention_ms {
@@ -520,41 +544,47 @@ impl Sim {
     }
 
     /// One replay run by a worker with `memory`, until it ends, is killed, or storage fails.
-    fn run(&mut self, memory: &mut Memory) -> End {
+    fn run(&mut self, workers: &mut [Memory; 2], w: usize) -> End {
         let config = self.config.clone();
+        let memory = &mut workers[w];
         self.replay_owed = false;
         let network_back = self.network_back || self.rng.random_bool(0.5);
         let mut drain = Drain::new(&config, ORIGIN, memory.state.batch_refused(), network_back);
         if !memory.state.drain_starts() {
             self.fail("a hold, though no server here refuses credentials");
         }
-        let end = self.drive(&mut drain, memory);
+        let end = self.drive(&mut drain, workers, w);
         if let End::Finished(result) = &end {
-            memory.state.drain_ends(result, self.now);
+            workers[w].state.drain_ends(result, self.now);
         }
         end
     }
 
     /// Carries out the run's commands, as the shell does, with faults, kills and (when the page
     /// writes) new mutations between them.
-    fn drive(&mut self, drain: &mut Drain<'_>, memory: &mut Memory) -> End {
+    fn drive(&mut self, drain: &mut Drain<'_>, workers: &mut [Memory; 2], w: usize) -> End {
         for _ in 0..100_000 {
             if self.killed() {
                 return End::Killed;
             }
+            // Either worker's page writes (during an update, both may intercept), and either
+            // worker's queue-first requests come back.
+            let other = if self.rng.random_bool(0.5) { w } else { 1 - w };
             if self.writing && self.rng.random_bool(0.2) {
-                self.write(memory);
+                self.write(&mut workers[other]);
             }
-            if !memory.out.is_empty() && self.rng.random_bool(0.3) {
-                let at = self.rng.random_range(0..memory.out.len());
-                self.own_answer(memory, at);
+            if !workers[other].out.is_empty() && self.rng.random_bool(0.3) {
+                let at = self.rng.random_range(0..workers[other].out.len());
+                self.own_answer(&mut workers[other], at, other != w);
             }
+            let memory = &mut workers[w];
             let Some(command) = drain.poll() else { self.fail("the run stalled: no command and no report owed") };
             match command {
                 Command::ReadHead { limit, texts } => {
                     if self.storage_fails() {
                         return End::StorageFailed;
                     }
+                    self.next_mark();
                     let heads = self
                         .queue
                         .iter()
@@ -576,12 +606,10 @@ impl Sim {
                     if self.storage_fails() {
                         return End::StorageFailed;
                     }
+                    // Another worker may have delivered it meanwhile (its own queue-first request).
                     for entry in entries {
                         let id = entry.id.unwrap_or_else(|| self.fail("an update without an id"));
-                        if !self.queue.contains_key(&id) {
-                            self.fail(&format!("entry {id} was rewritten after it left the queue"));
-                        }
-                        self.queue.insert(id, entry);
+                        self.rewrite(id, entry);
                     }
                 }
                 Command::Bury(letter) => {
@@ -658,7 +686,7 @@ impl Sim {
                     self.write(&mut workers[w]);
                 }
             }
-            if let End::Killed = self.run(&mut workers[w]) {
+            if let End::Killed = self.run(workers, w) {
                 self.kill(&mut workers[w]);
             }
             self.now += self.rng.random_range(0.0..5_000.0);
@@ -666,7 +694,7 @@ impl Sim {
             for memory in workers.iter_mut() {
                 while !memory.out.is_empty() && self.rng.random_bool(0.5) {
                     let at = self.rng.random_range(0..memory.out.len());
-                    self.own_answer(memory, at);
+                    self.own_answer(memory, at, false);
                 }
             }
         }
@@ -679,13 +707,13 @@ impl Sim {
         self.network_back = true;
         for _ in 0..500 {
             let w = self.rng.random_range(0..2);
-            match self.run(&mut workers[w]) {
+            match self.run(workers, w) {
                 End::Finished(Ok(_)) if self.queue.is_empty() => return,
                 // The run left the rest to a queue-first request out (it replays after it).
                 End::Finished(Ok(_)) if workers.iter().any(|m| !m.out.is_empty()) => {
                     for memory in workers.iter_mut() {
                         while !memory.out.is_empty() {
-                            self.own_answer(memory, 0);
+                            self.own_answer(memory, 0, false);
                         }
                     }
                 }

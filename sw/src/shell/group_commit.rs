@@ -4,6 +4,7 @@
 
 use super::js;
 use super::queue::Queue;
+use crate::state::Mark;
 use crate::entry::Entry;
 use crate::error::Error;
 use js_sys::{Array, ArrayBuffer, Function, Promise};
@@ -26,9 +27,9 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Appends `entry`; resolves with its id, and the number waiting then, once the transaction
-    /// holding it has committed.
-    pub async fn push(self: &Rc<Self>, queue: &Rc<Queue>, entry: &Entry, body: Option<&ArrayBuffer>) -> Result<(u64, u32), Error> {
+    /// Appends `entry`; resolves with its id, the number waiting then and the queue's mark (see
+    /// `Queue::push_all`), once the transaction holding it has committed.
+    pub async fn push(self: &Rc<Self>, queue: &Rc<Queue>, entry: &Entry, body: Option<&ArrayBuffer>) -> Result<(u64, u32, Mark), Error> {
         let mut settle = None;
         let done = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
         let (resolve, reject) = settle.unwrap_or_else(|| unreachable!("the executor runs at once"));
@@ -39,8 +40,8 @@ impl GroupCommit {
         match JsFuture::from(done).await {
             Ok(committed) => {
                 let committed = Array::from(&committed);
-                match (committed.get(0).as_f64(), committed.get(1).as_f64()) {
-                    (Some(id), Some(pending)) => Ok((id as u64, pending as u32)),
+                match (committed.get(0).as_f64(), committed.get(1).as_f64(), committed.get(2).as_f64()) {
+                    (Some(id), Some(pending), Some(mark)) => Ok((id as u64, pending as u32, mark as Mark)),
                     _ => Err(Error::Storage("no id came back".into())),
                 }
             }
@@ -57,10 +58,10 @@ impl GroupCommit {
             }
             let entries: Vec<(Entry, Option<ArrayBuffer>)> = batch.iter().map(|w| (w.entry.clone(), w.body.clone())).collect();
             match queue.push_all(&entries).await {
-                Ok((ids, pending)) => {
-                    let pending = JsValue::from(pending);
+                Ok((ids, pending, mark)) => {
+                    let (pending, mark) = (JsValue::from(pending), JsValue::from_f64(mark as f64));
                     for (w, id) in batch.iter().zip(ids) {
-                        let committed = Array::of2(&JsValue::from_f64(id as f64), &pending);
+                        let committed = Array::of3(&JsValue::from_f64(id as f64), &pending, &mark);
                         let _ = w.resolve.call1(&JsValue::NULL, &committed);
                     }
                 }

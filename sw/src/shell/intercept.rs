@@ -185,18 +185,17 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
     // Counted as sent from the start: once it leaves, nothing may merge into it.
     entry.attempts = 1;
     let queued = match worker.queue().await {
-        Ok(queue) => queue.push(&entry, body).await.map(|id| (queue, id)),
+        Ok(queue) => worker.commits.push(&queue, &entry, body).await.map(|(id, pending, _)| (queue, id, pending)),
         Err(e) => Err(e),
     };
-    let (queue, id) = match queued {
+    let (queue, id, pending) = match queued {
         Ok(queued) => queued,
         Err(e) => return storage_failed(&e),
     };
     entry.id = Some(id);
-    let first_in_line = matches!(queue.next_after(None).await, Ok(Some((head, _))) if head == id);
+    let first_in_line = matches!(queue.read(None, 1).await.as_deref(), Ok([(head, _)]) if *head == id);
     if !worker.state.borrow_mut().send_own(id, first_in_line, js::online()) {
         // Earlier entries wait: this one goes in its turn (or when the network is back).
-        let pending = pending_for_answer(&queue, 1).await;
         let answer = announce_queued(&worker, &entry, id, pending).await;
         replay::replay_if_waiting(worker, false);
         return answer;
@@ -206,7 +205,7 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
     match sent {
         Ok(response) => {
             worker.debug(|| format!("sent {} {} → {} (queue-first)", entry.method, entry.url, response.status()));
-            if let Err(e) = queue.remove(id).await {
+            if let Err(e) = queue.remove_all(&[id]).await {
                 js::warn(&format!("offline-sync: a delivered entry stays queued and will be resent under its key: {e}"));
             }
             replay::after_online_answer(worker);
@@ -277,7 +276,7 @@ async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> 
 /// Adds the entry, or merges it into the latest waiting entry on the same record.
 /// The number waiting comes with it when the group commit counted it.
 async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Option<&ArrayBuffer>) -> Result<(Pushed, Option<u32>), Error> {
-    let added = |(id, pending)| (Pushed::Added(id), Some(pending));
+    let added = |(id, pending, _)| (Pushed::Added(id), Some(pending));
     let path = entry.url.strip_prefix(&worker.origin).unwrap_or_default();
     if !worker.config.coalesces(path) {
         return worker.commits.push(queue, entry, body).await.map(added);
@@ -287,15 +286,20 @@ async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Optio
     let Some(key) = entry.record.clone() else {
         return worker.commits.push(queue, entry, body).await.map(added);
     };
-    // Asked in the same turn as the merge's transaction is created, so a replay that starts later
-    // reads the merged entry.
     let target = worker.state.borrow().merge_target(&key);
-    let pushed = match target {
-        Some(waiting) => queue.coalesce(entry, body, waiting, |w| coalesce::fold(w, entry, &bytes)).await.map(|pushed| (pushed, None))?,
-        None => worker.commits.push(queue, entry, body).await.map(added)?,
+    let (pushed, pending, mark) = match target {
+        Some(waiting) => {
+            let state = &worker.state;
+            let (pushed, mark) = queue.coalesce(entry, body, waiting, |mark, w| state.borrow().fold(mark, w, entry, &bytes)).await?;
+            (pushed, None, mark)
+        }
+        None => {
+            let (id, pending, mark) = worker.commits.push(queue, entry, body).await?;
+            (Pushed::Added(id), Some(pending), mark)
+        }
     };
-    worker.state.borrow_mut().pushed(&key, pushed.0);
-    Ok(pushed)
+    worker.state.borrow_mut().pushed(&key, pushed, mark);
+    Ok((pushed, pending))
 }
 
 fn header_pairs(headers: &Headers) -> Vec<(String, String)> {

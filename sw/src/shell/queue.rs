@@ -3,12 +3,14 @@
 //! Schema history (each version upgrades from any older one, keeping every record):
 //! 1. store `queue`, key path `id`, auto-increment.
 //! 2. adds store `dead` (key path `id`): entries given up on, under their queue id.
+//! 3. adds store `meta` (auto-increment): its key generator is the queue's mark (`State::fold`).
 
 use super::js;
 use crate::coalesce::Fold;
 use crate::dead_letter::DeadLetter;
 use crate::entry::{header, is_text, Entry, RecordError};
 use crate::error::Error;
+use crate::state::Mark;
 use indexed_db_futures::database::Database;
 use indexed_db_futures::error::{self as idb, DomException, OpenDbError};
 use indexed_db_futures::prelude::*;
@@ -22,9 +24,10 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 pub const DB_NAME: &str = "offline-sync";
-const DB_VERSION: u32 = 2;
+const DB_VERSION: u32 = 3;
 const QUEUE: &str = "queue";
 const DEAD: &str = "dead";
+const META: &str = "meta";
 
 /// A stored mutation: its plain description and its body.
 pub struct Stored {
@@ -34,7 +37,7 @@ pub struct Stored {
 
 pub use crate::coalesce::Pushed;
 
-/// What `next_after` found at a position in the queue.
+/// What `read` found at a position in the queue.
 pub enum Found {
     Entry(Stored),
     /// A record that cannot be replayed, with the raw value so it can be kept for a person to see.
@@ -73,6 +76,9 @@ impl Queue {
                 if old < 2.0 {
                     db.create_object_store(DEAD).with_key_path("id".into()).build()?;
                 }
+                if old < 3.0 {
+                    db.create_object_store(META).with_auto_increment(true).build()?;
+                }
                 Ok(())
             })
             .await
@@ -94,23 +100,13 @@ impl Queue {
         self.closed.get()
     }
 
-    /// Appends a mutation; resolves with its id only once the transaction is durably committed.
-    pub async fn push(&self, entry: &Entry, body: Option<&ArrayBuffer>) -> Result<u64, Error> {
-        self.note_addition();
-        let record = to_record(&entry.to_json(), Some(entry), body)?;
-        let tx = self.write(&[QUEUE])?;
-        let store = tx.object_store(QUEUE).map_err(storage)?;
-        let key = store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?;
-        tx.commit().await.map_err(storage)?;
-        numeric(key.await.map_err(storage)?)
-    }
-
-
     /// Appends several mutations in one transaction (group commit): all are committed, or none.
-    /// Also gives the number of waiting entries once they are in, counted in the same transaction.
-    pub async fn push_all(&self, entries: &[(Entry, Option<ArrayBuffer>)]) -> Result<(Vec<u64>, u32), Error> {
+    /// Also gives the number of waiting entries once they are in, counted in the same transaction,
+    /// and the mark it left.
+    pub async fn push_all(&self, entries: &[(Entry, Option<ArrayBuffer>)]) -> Result<(Vec<u64>, u32, Mark), Error> {
         self.note_addition();
-        let tx = self.write(&[QUEUE])?;
+        let tx = self.write(&[QUEUE, META])?;
+        let mark = next_mark(&tx)?;
         let store = tx.object_store(QUEUE).map_err(storage)?;
         let mut keys = Vec::with_capacity(entries.len());
         for (entry, body) in entries {
@@ -123,27 +119,30 @@ impl Queue {
         for key in keys {
             ids.push(numeric(key.await.map_err(storage)?)?);
         }
-        Ok((ids, pending.await.map_err(storage)?))
+        Ok((ids, pending.await.map_err(storage)?, numeric(mark.await.map_err(storage)?)?))
     }
 
     /// Queues `entry`, or folds it into `waiting` (the latest entry on the same record) as `decide`
-    /// says of that entry as it is now, all in one transaction.
+    /// says of that entry as it is now and of the mark left, all in one transaction. Gives the mark
+    /// left with what became of it.
     pub async fn coalesce(
         &self,
         entry: &Entry,
         body: Option<&ArrayBuffer>,
         waiting: u64,
-        decide: impl FnOnce(Option<(&Entry, Vec<u8>)>) -> Fold,
-    ) -> Result<Pushed, Error> {
+        decide: impl FnOnce(Mark, Option<(&Entry, Vec<u8>)>) -> Fold,
+    ) -> Result<(Pushed, Mark), Error> {
         self.note_addition();
-        let tx = self.write(&[QUEUE])?;
+        let tx = self.write(&[QUEUE, META])?;
+        let mark = next_mark(&tx)?;
         let store = tx.object_store(QUEUE).map_err(storage)?;
-        // Only this request is awaited before the writes: anything else would end the transaction.
-        let found: Option<JsValue> =
-            store.get::<JsValue, f64, _>(waiting as f64).primitive().map_err(storage)?.await.map_err(storage)?;
+        let found = store.get::<JsValue, f64, _>(waiting as f64).primitive().map_err(storage)?;
+        // Only these requests are awaited before the writes: anything else would end the transaction.
+        let mark = numeric(mark.await.map_err(storage)?)?;
+        let found: Option<JsValue> = found.await.map_err(storage)?;
         let current = found.and_then(|r| from_record(&r).ok());
         let bytes = |b: &Option<ArrayBuffer>| b.as_ref().map(|b| js_sys::Uint8Array::new(b).to_vec()).unwrap_or_default();
-        let pushed = match decide(current.as_ref().map(|s| (&s.entry, bytes(&s.body)))) {
+        let pushed = match decide(mark, current.as_ref().map(|s| (&s.entry, bytes(&s.body)))) {
             Fold::Into { entry: folded, body: merged } => {
                 let merged = (!merged.is_empty()).then(|| js_sys::Uint8Array::from(merged.as_slice()).buffer());
                 let record = to_record(&folded.to_json(), Some(&folded), merged.as_ref())?;
@@ -158,11 +157,11 @@ impl Queue {
                 let record = to_record(&entry.to_json(), Some(entry), body)?;
                 let key = store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?;
                 tx.commit().await.map_err(storage)?;
-                return numeric(key.await.map_err(storage)?).map(Pushed::Added);
+                return Ok((Pushed::Added(numeric(key.await.map_err(storage)?)?), mark));
             }
         };
         tx.commit().await.map_err(storage)?;
-        Ok(pushed)
+        Ok((pushed, mark))
     }
 
     /// Rewrites an entry in place (attempts, last status), keeping its id and so its place in line;
@@ -177,12 +176,6 @@ impl Queue {
         if queued.is_some() {
             store.put(record).primitive().map_err(storage)?;
         }
-        tx.commit().await.map_err(storage)
-    }
-
-    pub async fn remove(&self, id: u64) -> Result<(), Error> {
-        let tx = self.write_relaxed(&[QUEUE])?;
-        tx.object_store(QUEUE).map_err(storage)?.delete(id as f64).primitive().map_err(storage)?;
         tx.commit().await.map_err(storage)
     }
 
@@ -222,14 +215,12 @@ impl Queue {
         Ok((queued.await.map_err(storage)?, dead.await.map_err(storage)?))
     }
 
-    /// The first record after `after` in queue order, readable or not.
-    pub async fn next_after(&self, after: Option<u64>) -> Result<Option<(u64, Found)>, Error> {
-        Ok(self.next_many(after, 1).await?.into_iter().next())
-    }
-
-    /// Up to `limit` records after `after`, in queue order, read in one transaction.
-    pub async fn next_many(&self, after: Option<u64>, limit: u32) -> Result<Vec<(u64, Found)>, Error> {
-        let tx = self.db.transaction(QUEUE).build().map_err(storage)?;
+    /// Up to `limit` records after `after`, in queue order, readable or not, read in one
+    /// transaction that also moves the queue's mark on: nothing read here is merged into, as a
+    /// replay may send it.
+    pub async fn read(&self, after: Option<u64>, limit: u32) -> Result<Vec<(u64, Found)>, Error> {
+        let tx = self.write_relaxed(&[QUEUE, META])?;
+        drop(next_mark(&tx)?);
         let store = tx.object_store(QUEUE).map_err(storage)?;
         let lower = after.map_or(0.0, |id| id as f64);
         let records = store
@@ -249,6 +240,7 @@ impl Queue {
                 Err(e) => Found::Unreadable(e, record),
             }));
         }
+        tx.commit().await.map_err(storage)?;
         Ok(found)
     }
 
@@ -358,6 +350,16 @@ fn body_of(record: &JsValue) -> Result<Option<ArrayBuffer>, RecordError> {
         return Ok(Some(js_sys::Uint8Array::from(text.as_bytes()).buffer()));
     }
     body.dyn_into::<ArrayBuffer>().map(Some).map_err(|_| RecordError("queue record body is not bytes".into()))
+}
+
+
+/// Moves the queue's mark on by one, in `tx` (which holds `meta`): the request for the new one.
+/// The mark is `meta`'s key generator, which every write to the queue (a push, a merge) and every
+/// read of it moves on, in the same transaction (see `State::fold`).
+fn next_mark(tx: &Transaction<'_>) -> Result<impl std::future::Future<Output = Result<JsValue, idb::Error>>, Error> {
+    let meta = tx.object_store(META).map_err(storage)?;
+    meta.clear().map_err(storage)?;
+    meta.add(JsValue::NULL).with_key_type::<JsValue>().primitive().map_err(storage)
 }
 
 fn numeric(key: JsValue) -> Result<u64, Error> {

@@ -99,7 +99,7 @@ async fn drain(worker: &Worker, queue: &Queue, network_back: bool) -> Result<Opt
         let Some(command) = run.poll() else { unreachable!("a run always has a next step until it is done") };
         match command {
             Command::ReadHead { limit, texts: with_texts } => {
-                let records = queue.next_many(None, limit).await?;
+                let records = queue.read(None, limit).await?;
                 bodies.clear();
                 raws.clear();
                 texts.clear();

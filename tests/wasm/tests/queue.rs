@@ -1,11 +1,21 @@
 //! The IndexedDB queue, exercised inside a real service worker.
 #![cfg(target_arch = "wasm32")]
 
-use offline_sync::coalesce;
+use offline_sync::coalesce::{self, Fold};
 use offline_sync::entry::Entry;
 use offline_sync::dead_letter::DeadLetter;
 use offline_sync::shell::queue::{Found, Pushed, Queue, Stored};
 use wasm_bindgen_test::*;
+
+/// One entry appended on its own (the worker's group commit, with nobody else waiting).
+async fn push(queue: &Queue, entry: &Entry, body: Option<&js_sys::ArrayBuffer>) -> u64 {
+    queue.push_all(&[(entry.clone(), body.cloned())]).await.unwrap().0[0]
+}
+
+/// The first record after `after`, readable or not.
+async fn next_after(queue: &Queue, after: Option<u64>) -> Option<(u64, Found)> {
+    queue.read(after, 1).await.unwrap().into_iter().next()
+}
 
 wasm_bindgen_test_configure!(run_in_service_worker);
 
@@ -65,14 +75,14 @@ async fn appends_in_order_and_counts() {
     let queue = fresh("test-order").await;
     let mut ids = Vec::new();
     for n in 0..5 {
-        ids.push(queue.push(&entry(n), Some(&bytes(n))).await.unwrap());
+        ids.push(push(&queue, &entry(n), Some(&bytes(n))).await);
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids grow in arrival order: {ids:?}");
     assert_eq!(queue.count().await.unwrap(), 5);
 
     let mut seen = Vec::new();
     let mut after = None;
-    while let Some((id, record)) = queue.next_after(after).await.unwrap() {
+    while let Some((id, record)) = next_after(&queue, after).await {
         let stored = readable(record);
         assert_eq!(stored.entry.id, Some(id));
         seen.push(stored.entry.url.clone());
@@ -87,16 +97,16 @@ async fn appends_in_order_and_counts() {
 #[wasm_bindgen_test]
 async fn keeps_body_bytes_and_headers_exactly() {
     let queue = fresh("test-bytes").await;
-    let id = queue.push(&entry(3), Some(&bytes(3))).await.unwrap();
-    let no_body = queue.push(&entry(4), None).await.unwrap();
-    let (first, record) = queue.next_after(None).await.unwrap().unwrap();
+    let id = push(&queue, &entry(3), Some(&bytes(3))).await;
+    let no_body = push(&queue, &entry(4), None).await;
+    let (first, record) = next_after(&queue, None).await.unwrap();
     let stored = readable(record);
     assert_eq!(first, id);
     assert_eq!(stored.entry.headers, entry(3).headers);
     assert_eq!(stored.entry.idempotency_key, "key-3");
     let got = js_sys::Uint8Array::new(stored.body.as_ref().unwrap()).to_vec();
     assert_eq!(got, js_sys::Uint8Array::new(&bytes(3)).to_vec());
-    let (second, record) = queue.next_after(Some(first)).await.unwrap().unwrap();
+    let (second, record) = next_after(&queue, Some(first)).await.unwrap();
     assert_eq!(second, no_body);
     assert!(readable(record).body.is_none());
 }
@@ -104,13 +114,13 @@ async fn keeps_body_bytes_and_headers_exactly() {
 #[wasm_bindgen_test]
 async fn removes_and_updates_in_place() {
     let queue = fresh("test-remove").await;
-    let a = queue.push(&entry(1), None).await.unwrap();
-    let b = queue.push(&entry(2), None).await.unwrap();
-    let c = queue.push(&entry(3), None).await.unwrap();
-    queue.remove(b).await.unwrap();
+    let a = push(&queue, &entry(1), None).await;
+    let b = push(&queue, &entry(2), None).await;
+    let c = push(&queue, &entry(3), None).await;
+    queue.remove_all(&[b]).await.unwrap();
     assert_eq!(queue.count().await.unwrap(), 2);
 
-    let (_, record) = queue.next_after(None).await.unwrap().unwrap();
+    let (_, record) = next_after(&queue, None).await.unwrap();
     let mut stored = readable(record);
     stored.entry.attempts = 2;
     stored.entry.last_status = Some(503);
@@ -126,10 +136,10 @@ async fn an_update_does_not_bring_back_an_entry_that_left_the_queue() {
     // A queue-first request fails while another worker's replay delivers and removes its entry:
     // the failure noted afterwards must not put the entry back, to be sent again.
     let queue = fresh("test-update-gone").await;
-    let id = queue.push(&entry(1), None).await.unwrap();
-    let (_, record) = queue.next_after(None).await.unwrap().unwrap();
+    let id = push(&queue, &entry(1), None).await;
+    let (_, record) = next_after(&queue, None).await.unwrap();
     let mut stored = readable(record);
-    queue.remove(id).await.unwrap();
+    queue.remove_all(&[id]).await.unwrap();
     stored.entry.last_error = Some("network error: reset".into());
     queue.update(&stored).await.unwrap();
     assert_eq!(queue.count().await.unwrap(), 0);
@@ -138,11 +148,11 @@ async fn an_update_does_not_bring_back_an_entry_that_left_the_queue() {
 #[wasm_bindgen_test]
 async fn survives_reopening() {
     let queue = fresh("test-reopen").await;
-    let id = queue.push(&entry(9), Some(&bytes(9))).await.unwrap();
+    let id = push(&queue, &entry(9), Some(&bytes(9))).await;
     drop(queue);
     let reopened = Queue::open("test-reopen").await.unwrap();
     assert_eq!(reopened.count().await.unwrap(), 1);
-    let (found, record) = reopened.next_after(None).await.unwrap().unwrap();
+    let (found, record) = next_after(&reopened, None).await.unwrap();
     assert_eq!(found, id);
     assert_eq!(readable(record).entry.url, entry(9).url);
 }
@@ -150,7 +160,7 @@ async fn survives_reopening() {
 #[wasm_bindgen_test]
 async fn reports_unreadable_records_without_losing_the_rest() {
     let queue = fresh("test-bad-record").await;
-    queue.push(&entry(1), None).await.unwrap();
+    push(&queue, &entry(1), None).await;
     // A record written by hand (DevTools) or by another version, straight through IndexedDB.
     run_js(
         "return new Promise((ok, fail) => {
@@ -164,13 +174,13 @@ async fn reports_unreadable_records_without_losing_the_rest() {
         })",
     )
     .await;
-    queue.push(&entry(2), None).await.unwrap();
+    push(&queue, &entry(2), None).await;
 
-    let (first, record) = queue.next_after(None).await.unwrap().unwrap();
+    let (first, record) = next_after(&queue, None).await.unwrap();
     assert!(matches!(record, Found::Entry(_)));
-    let (bad, record) = queue.next_after(Some(first)).await.unwrap().unwrap();
+    let (bad, record) = next_after(&queue, Some(first)).await.unwrap();
     assert!(matches!(record, Found::Unreadable(..)), "the hand-written record is reported, not replayed");
-    let (_, record) = queue.next_after(Some(bad)).await.unwrap().unwrap();
+    let (_, record) = next_after(&queue, Some(bad)).await.unwrap();
     assert_eq!(readable(record).entry.url, entry(2).url);
     assert_eq!(queue.list().await.unwrap().len(), 2, "list skips the unreadable record");
 }
@@ -178,9 +188,9 @@ async fn reports_unreadable_records_without_losing_the_rest() {
 #[wasm_bindgen_test]
 async fn dead_letters_move_atomically_and_come_back_in_their_old_place() {
     let queue = fresh("test-dead").await;
-    let a = queue.push(&entry(1), Some(&bytes(1))).await.unwrap();
-    let b = queue.push(&entry(2), None).await.unwrap();
-    let (_, first) = queue.next_after(None).await.unwrap().unwrap();
+    let a = push(&queue, &entry(1), Some(&bytes(1))).await;
+    let b = push(&queue, &entry(2), None).await;
+    let (_, first) = next_after(&queue, None).await.unwrap();
     let mut dead = readable(first).entry;
     dead.attempts = 5;
     dead.refusals = 5;
@@ -192,18 +202,18 @@ async fn dead_letters_move_atomically_and_come_back_in_their_old_place() {
     let revived = queue.revive(a).await.unwrap();
     assert_eq!((revived.id, revived.attempts, revived.refusals, revived.idempotency_key.as_str()), (Some(a), 5, 0, "key-1"));
     assert_eq!((queue.count().await.unwrap(), queue.dead_count().await.unwrap()), (2, 0));
-    let (id, found) = queue.next_after(None).await.unwrap().unwrap();
+    let (id, found) = next_after(&queue, None).await.unwrap();
     assert_eq!(id, a, "a retried dead letter goes back before entries queued after it");
     let body = readable(found).body.unwrap();
     assert_eq!(js_sys::Uint8Array::new(&body).to_vec(), js_sys::Uint8Array::new(&bytes(1)).to_vec());
     assert!(queue.revive(a).await.is_err(), "nothing left to revive");
-    assert!(queue.next_after(Some(a)).await.unwrap().unwrap().0 == b);
+    assert!(next_after(&queue, Some(a)).await.unwrap().0 == b);
 }
 
 #[wasm_bindgen_test]
 async fn discarding_deletes_only_the_dead_letter_named() {
     let queue = fresh("test-discard").await;
-    let a = queue.push(&entry(1), None).await.unwrap();
+    let a = push(&queue, &entry(1), None).await;
     let letter = DeadLetter { id: a, reason: "r".into(), status: Some(404), answer: None, dead_at: 1.0, entry: Some(entry(1)) };
     queue.bury(&letter, None, None).await.unwrap();
     assert!(queue.discard(a + 100).await.is_err(), "an unknown id is an error, not a silent success");
@@ -243,8 +253,8 @@ async fn a_queue_written_by_the_version_1_layout_keeps_every_entry() {
     let keys: Vec<&str> = entries.iter().map(|e| e.idempotency_key.as_str()).collect();
     assert_eq!(keys, ["v1-0", "v1-1", "v1-2"]);
     assert_eq!(entries.iter().map(|e| e.attempts).collect::<Vec<_>>(), [0, 1, 2]);
-    let (first, _) = queue.next_after(None).await.unwrap().unwrap();
-    let (_, second) = queue.next_after(Some(first)).await.unwrap().unwrap();
+    let (first, _) = next_after(&queue, None).await.unwrap();
+    let (_, second) = next_after(&queue, Some(first)).await.unwrap();
     assert_eq!(js_sys::Uint8Array::new(&readable(second).body.unwrap()).to_vec(), [1, 2, 3]);
     assert_eq!(queue.dead_count().await.unwrap(), 0, "the upgrade added the dead-letter store");
 }
@@ -264,7 +274,7 @@ async fn text_bodies_are_stored_as_text_and_come_back_as_the_same_bytes() {
         (with_type(3, "text/plain"), invalid),
     ];
     for (entry, bytes) in &cases {
-        queue.push(entry, Some(&js_sys::Uint8Array::from(bytes.as_slice()).buffer())).await.unwrap();
+        push(&queue, entry, Some(&js_sys::Uint8Array::from(bytes.as_slice()).buffer())).await;
     }
     // As DevTools shows them: text where the request said text and the bytes are UTF-8.
     let factory = js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap();
@@ -282,7 +292,7 @@ async fn text_bodies_are_stored_as_text_and_come_back_as_the_same_bytes() {
 
     let mut after = None;
     for (_, bytes) in &cases {
-        let (id, found) = queue.next_after(after).await.unwrap().unwrap();
+        let (id, found) = next_after(&queue, after).await.unwrap();
         let body = readable(found).body.unwrap();
         assert_eq!(&js_sys::Uint8Array::new(&body).to_vec(), bytes, "the very same bytes, BOM included");
         after = Some(id);
@@ -292,8 +302,8 @@ async fn text_bodies_are_stored_as_text_and_come_back_as_the_same_bytes() {
 #[wasm_bindgen_test]
 async fn push_all_counts_the_waiting_entries_in_the_same_transaction() {
     let queue = fresh("test-push-all").await;
-    let first = queue.push(&entry(0), None).await.unwrap();
-    let (ids, waiting) = queue.push_all(&[(entry(1), Some(bytes(1))), (entry(2), None)]).await.unwrap();
+    let first = push(&queue, &entry(0), None).await;
+    let (ids, waiting, _) = queue.push_all(&[(entry(1), Some(bytes(1))), (entry(2), None)]).await.unwrap();
     assert_eq!(waiting, 3);
     assert!(first < ids[0] && ids[0] < ids[1], "ids grow in arrival order: {first} {ids:?}");
     let urls: Vec<String> = queue.list().await.unwrap().into_iter().map(|e| e.url).collect();
@@ -301,51 +311,65 @@ async fn push_all_counts_the_waiting_entries_in_the_same_transaction() {
 }
 
 #[wasm_bindgen_test]
+async fn every_write_and_every_read_moves_the_mark_on_by_one() {
+    let queue = fresh("test-marks").await;
+    let (_, _, first) = queue.push_all(&[(entry(1), None), (entry(2), None)]).await.unwrap();
+    let (_, second) = queue.coalesce(&entry(3), None, 1, |_, _| Fold::Separate).await.unwrap();
+    assert_eq!(second, first + 1, "one move for one write, whatever it holds");
+    assert_eq!(queue.read(None, 10).await.unwrap().len(), 3);
+    let (_, _, fourth) = queue.push_all(&[(entry(4), None)]).await.unwrap();
+    assert_eq!(fourth, second + 2, "the read moved it too");
+    let reopened = Queue::open("test-marks").await.unwrap();
+    let (_, _, fifth) = reopened.push_all(&[(entry(5), None)]).await.unwrap();
+    assert_eq!(fifth, fourth + 1, "kept on disk, for every connection");
+}
+
+#[wasm_bindgen_test]
 async fn coalescing_reads_the_waiting_entry_and_writes_in_one_transaction() {
     let queue = fresh("test-coalesce").await;
     let on_record = |n: u32, method: &str| Entry { method: method.into(), record: Some("tasks/7".into()), ..entry(n) };
     let json = |text: &str| js_sys::Uint8Array::from(text.as_bytes()).buffer();
-    let waiting = queue.push(&on_record(1, "POST"), Some(&json(r#"{"id":"7","title":"a"}"#))).await.unwrap();
+    let waiting = push(&queue, &on_record(1, "POST"), Some(&json(r#"{"id":"7","title":"a"}"#))).await;
     // The core's own decision, on the entry as the transaction read it.
     let offer = |new: &Entry, body: &'static [u8]| {
         let new = new.clone();
-        move |w: Option<(&Entry, Vec<u8>)>| coalesce::fold(w, &new, body)
+        move |_: u64, w: Option<(&Entry, Vec<u8>)>| coalesce::fold(w, &new, body)
     };
 
     let patch = on_record(2, "PATCH");
-    let pushed = queue.coalesce(&patch, Some(&json(r#"{"done":true}"#)), waiting, offer(&patch, br#"{"done":true}"#)).await.unwrap();
+    let (pushed, _) = queue.coalesce(&patch, Some(&json(r#"{"done":true}"#)), waiting, offer(&patch, br#"{"done":true}"#)).await.unwrap();
     assert!(matches!(pushed, Pushed::Merged(id) if id == waiting));
-    let merged = readable(queue.next_after(None).await.unwrap().unwrap().1);
+    let merged = readable(next_after(&queue, None).await.unwrap().1);
     assert_eq!((merged.entry.id, merged.entry.method.as_str(), merged.entry.idempotency_key.as_str()), (Some(waiting), "POST", "key-1"));
     assert_eq!(js_sys::Uint8Array::new(&merged.body.unwrap()).to_vec(), br#"{"id":"7","title":"a","done":true}"#);
 
     let other = Entry { record: Some("tasks/8".into()), method: "DELETE".into(), ..entry(3) };
-    let added = queue.coalesce(&other, None, waiting, offer(&other, b"")).await.unwrap();
+    let (added, _) = queue.coalesce(&other, None, waiting, offer(&other, b"")).await.unwrap();
     assert!(matches!(added, Pushed::Added(id) if id > waiting), "another record's entry is queued, not merged");
 
     let delete = on_record(4, "DELETE");
-    let cancelled = queue.coalesce(&delete, None, waiting, offer(&delete, b"")).await.unwrap();
+    let (cancelled, _) = queue.coalesce(&delete, None, waiting, offer(&delete, b"")).await.unwrap();
     assert!(matches!(cancelled, Pushed::Cancelled(id) if id == waiting));
     assert_eq!(queue.count().await.unwrap(), 1);
 
-    let gone = queue.coalesce(&patch, None, waiting, offer(&patch, br#"{"done":true}"#)).await.unwrap();
+    let (gone, _) = queue.coalesce(&patch, None, waiting, offer(&patch, br#"{"done":true}"#)).await.unwrap();
     assert!(matches!(gone, Pushed::Added(_)), "the waiting entry is gone: queued on its own");
 }
 
 #[wasm_bindgen_test]
 async fn a_newer_version_elsewhere_closes_the_connection_and_is_named_when_reopening() {
     let queue = fresh("test-newer").await;
-    queue.push(&entry(1), None).await.unwrap();
+    push(&queue, &entry(1), None).await;
     // Another context upgrades: this connection closes itself so as not to block it.
     run_js(
         "return new Promise((ok, fail) => {
-            const open = factory.open('test-newer', 3);
+            const open = factory.open('test-newer', 4);
             open.onsuccess = () => { open.result.close(); ok(); };
             open.onerror = () => fail(open.error);
         })",
     )
     .await;
     assert!(queue.is_closed());
-    let error = Queue::open("test-newer").await.err().expect("version 2 cannot open version 3");
+    let error = Queue::open("test-newer").await.err().expect("version 3 cannot open version 4");
     assert!(error.to_string().starts_with("storage error: VersionError: "), "{error}");
 }

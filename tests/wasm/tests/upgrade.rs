@@ -3,10 +3,21 @@
 //! them, and this build must read, replay and extend them as its own.
 #![cfg(target_arch = "wasm32")]
 
+use offline_sync::entry::Entry;
 use offline_sync::shell::queue::{Found, Queue};
 use serde_json::Value;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
+
+/// One entry appended on its own (the worker's group commit, with nobody else waiting).
+async fn push(queue: &Queue, entry: &Entry, body: Option<&js_sys::ArrayBuffer>) -> u64 {
+    queue.push_all(&[(entry.clone(), body.cloned())]).await.unwrap().0[0]
+}
+
+/// The first record after `after`, readable or not.
+async fn next_after(queue: &Queue, after: Option<u64>) -> Option<(u64, Found)> {
+    queue.read(after, 1).await.unwrap().into_iter().next()
+}
 
 wasm_bindgen_test_configure!(run_in_service_worker);
 
@@ -78,7 +89,7 @@ async fn a_queue_written_by_the_release_before_reads_replays_and_grows() {
     let queue = Queue::open(DB).await.unwrap();
 
     // Every waiting record reads, with the same fields and the same body bytes.
-    let waiting = queue.next_many(None, 100).await.unwrap();
+    let waiting = queue.read(None, 100).await.unwrap();
     let expected = fixture["queue"].as_array().unwrap();
     assert_eq!(waiting.len(), expected.len());
     for ((id, found), old) in waiting.into_iter().zip(expected) {
@@ -105,11 +116,11 @@ async fn a_queue_written_by_the_release_before_reads_replays_and_grows() {
     // old ones.
     let revived = queue.revive(1).await.unwrap();
     assert_eq!(revived.idempotency_key, letters[0].entry.as_ref().unwrap().idempotency_key);
-    let Some((1, Found::Entry(first))) = queue.next_after(None).await.unwrap() else { panic!("the revived entry heads the queue") };
+    let Some((1, Found::Entry(first))) = next_after(&queue, None).await else { panic!("the revived entry heads the queue") };
     let dead_body = bytes(&fixture["dead"][0]["body"]);
     assert_eq!(first.body.map(|b| js_sys::Uint8Array::new(&b).to_vec()), dead_body);
     let new = offline_sync::entry::Entry { id: None, idempotency_key: "new-key".into(), ..revived };
-    let id = queue.push(&new, None).await.unwrap();
+    let id = push(&queue, &new, None).await;
     let last = expected.iter().filter_map(|r| r["id"].as_u64()).max().unwrap();
     assert!(id > last, "new ids follow the old ones ({id} after {last})");
 }
