@@ -43,9 +43,9 @@ pub struct State {
     /// have been sent by a run whose worker died before it could note the attempt, so it is never
     /// merged into. A plain list: as long as the records waiting.
     records: Vec<(String, u64)>,
-    /// The queue's mark as this worker's last write left it. Every write to the queue (a push,
-    /// a merge) and every replay's read of it replaces the mark: while the mark is still this
-    /// one, nobody else has touched the queue since.
+    /// The queue's mark as this worker's last write left it. Every addition to the queue (a push,
+    /// a merge) and every read of it moves the mark on by one: while the next write finds it one
+    /// on, nobody else has touched the queue since.
     mark: Option<Mark>,
     /// Sends saved by coalescing since this worker started.
     coalesced: u32,
@@ -67,7 +67,7 @@ pub struct State {
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 struct Rerun(bool);
 
-/// The queue's mark: a count that every write to the queue and every read of it moves on by one.
+/// The queue's mark: a count that every addition to the queue and every read of it moves on by one.
 pub type Mark = u64;
 
 impl State {

@@ -352,10 +352,9 @@ fn body_of(record: &JsValue) -> Result<Option<ArrayBuffer>, RecordError> {
     body.dyn_into::<ArrayBuffer>().map(Some).map_err(|_| RecordError("queue record body is not bytes".into()))
 }
 
-
 /// Moves the queue's mark on by one, in `tx` (which holds `meta`): the request for the new one.
-/// The mark is `meta`'s key generator, which every write to the queue (a push, a merge) and every
-/// read of it moves on, in the same transaction (see `State::fold`).
+/// The mark is `meta`'s key generator, which every addition to the queue (a push, a merge) and
+/// every read of it moves on, in the same transaction (see `State::fold`).
 fn next_mark(tx: &Transaction<'_>) -> Result<impl std::future::Future<Output = Result<JsValue, idb::Error>>, Error> {
     let meta = tx.object_store(META).map_err(storage)?;
     meta.clear().map_err(storage)?;
