@@ -337,9 +337,12 @@ impl Sim {
         self.queue.insert(id, entry.clone());
         self.bodies.insert(id, body.clone());
         self.answered.push((record, entry.method.clone(), body.clone()));
-        // Its commit and the read of the queue's head each move the mark on.
+        // Its commit moves the mark on, and so does the read of the queue's head, when it is not
+        // alone there.
         self.next_mark();
-        self.next_mark();
+        if self.queue.len() > 1 {
+            self.next_mark();
+        }
         let first_in_line = self.queue.keys().next() == Some(&id);
         if memory.state.send_own(id, first_in_line, true) {
             self.stats.own_sent += 1;

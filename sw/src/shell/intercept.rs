@@ -193,7 +193,8 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
         Err(e) => return storage_failed(&e),
     };
     entry.id = Some(id);
-    let first_in_line = matches!(queue.read(None, 1).await.as_deref(), Ok([(head, _)]) if *head == id);
+    // Alone in the queue, it heads it; else the head is read.
+    let first_in_line = pending == 1 || matches!(queue.read(None, 1).await.as_deref(), Ok([(head, _)]) if *head == id);
     if !worker.state.borrow_mut().send_own(id, first_in_line, js::online()) {
         // Earlier entries wait: this one goes in its turn (or when the network is back).
         let answer = announce_queued(&worker, &entry, id, pending).await;
