@@ -11,7 +11,8 @@
 //! as if every mutation that was answered had been applied once, in order. In some seeds the
 //! worker runs queue-first: each write is committed, and its own request leaves when
 //! `State::send_own` says so, coming back at any point of a run, or never if its worker is
-//! killed; a replay must neither send nor overtake it.
+//! killed; a replay must neither send nor overtake it. A write with nothing to merge into waits
+//! in the group commit, which commits it with whatever came meanwhile, some steps later.
 //!
 //! A third has the page send mutations network-first, 16 at a time, while the server goes down
 //! and comes back: the worker's send-probe-or-keep decision (`State::live`) is checked against
@@ -136,6 +137,8 @@ struct Memory {
     state: State,
     /// Queue-first: entries whose own request this worker has out, as they left.
     out: Vec<(u64, Entry, Vec<u8>)>,
+    /// Writes waiting in the group commit: they go in one transaction, some time later.
+    commits: Vec<(Entry, Vec<u8>, String)>,
 }
 
 enum End {
@@ -411,6 +414,10 @@ impl Sim {
     /// where it may fold, else on its own.
     fn keep(&mut self, memory: &mut Memory, entry: Entry, body: Vec<u8>, record: String) {
         let target = memory.state.merge_target(&record);
+        if target.is_none() {
+            memory.commits.push((entry, body, record));
+            return;
+        }
         let mark = self.next_mark();
         let waiting = target.and_then(|id| Some((self.queue.get(&id)?, self.bodies.get(&id)?.clone())));
         let fold = memory.state.fold(mark, waiting, &entry, &body);
@@ -437,6 +444,27 @@ impl Sim {
         };
         memory.state.pushed(&record, pushed, mark);
         self.answered.push((record, entry.method, body));
+    }
+
+    /// The group commit's transaction: what waits in it is queued, in arrival order, and
+    /// answered; or the transaction fails, and each page hears so.
+    fn commit(&mut self, memory: &mut Memory) {
+        if memory.commits.is_empty() {
+            return;
+        }
+        let commits = std::mem::take(&mut memory.commits);
+        if self.storage_fails() {
+            return;
+        }
+        let mark = self.next_mark();
+        for (entry, body, record) in commits {
+            let id = self.next_id;
+            self.next_id += 1;
+            self.queue.insert(id, Entry { id: Some(id), ..entry.clone() });
+            self.bodies.insert(id, body.clone());
+            memory.state.pushed(&record, Pushed::Added(id), mark);
+            self.answered.push((record, entry.method, body));
+        }
     }
 
     /// A random change to a record: a whole body for a create or replacement, a merge patch
@@ -576,6 +604,9 @@ impl Sim {
             if self.writing && self.rng.random_bool(0.2) {
                 self.write(&mut workers[other]);
             }
+            if self.rng.random_bool(0.3) {
+                self.commit(&mut workers[other]);
+            }
             if !workers[other].out.is_empty() && self.rng.random_bool(0.3) {
                 let at = self.rng.random_range(0..workers[other].out.len());
                 self.own_answer(&mut workers[other], at, other != w);
@@ -687,6 +718,9 @@ impl Sim {
             if self.writing {
                 for _ in 0..self.rng.random_range(0..6) {
                     self.write(&mut workers[w]);
+                    if self.rng.random_bool(0.5) {
+                        self.commit(&mut workers[w]);
+                    }
                 }
             }
             if let End::Killed = self.run(workers, w) {
@@ -707,6 +741,9 @@ impl Sim {
     fn recover(&mut self, workers: &mut [Memory; 2]) {
         (self.fail_rate, self.lose_rate, self.kill_rate, self.storage_fault_rate) = (0.0, 0.0, 0.0, 0.0);
         self.writing = false;
+        for memory in workers.iter_mut() {
+            self.commit(memory);
+        }
         self.network_back = true;
         for _ in 0..500 {
             let w = self.rng.random_range(0..2);
