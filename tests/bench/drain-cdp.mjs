@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM, CHROMIUM_ARGS, SYNC_TAG as TAG, median, sleep, until } from './common.mjs';
 import { startOrigin } from './server.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -15,7 +16,6 @@ const OUT = join(HERE, '..', '..', 'target', 'bench');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const N = Number(process.env.BENCH_ENQUEUE ?? 1000);
 const PORT = 9341;
-const TAG = { ours: 'offline-sync', workbox: 'workbox-background-sync:sync-queue' };
 const FILES = {
   '/index.html': join(HERE, 'site', 'index.html'),
   '/sw.js': join(OUT, 'sw.js'),
@@ -26,21 +26,10 @@ for (const file of Object.values(FILES)) {
   if (!existsSync(file)) throw new Error(`${file} is missing: run tests/bench/run.mjs first`);
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
-async function until(what, check, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const profile = mkdtempSync(join(tmpdir(), 'offline-sync-cdp-'));
-const chromium = spawn('/usr/bin/chromium', [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+const chromium = spawn(CHROMIUM, [
+  ...CHROMIUM_ARGS,
   `--user-data-dir=${profile}`, `--remote-debugging-port=${PORT}`, 'about:blank',
 ], { stdio: 'ignore' });
 let version;

@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { CHROMIUM, CHROMIUM_ARGS, SYNC_TAG, median, sleep, sorted, until } from './common.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -49,12 +50,6 @@ const AUTO_SYNC_WAIT_MS = 5_000; // cold starts per run and worker; the run's fi
 const STEP_MS = intEnv('BENCH_STEP_S', 180) * 1000; // the longest any single step may take
 const TOTAL_MS = intEnv('BENCH_TIMEOUT_S', Math.max(600, RUNS * 300)) * 1000; // the whole benchmark, whatever happens
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const SYNC_TAG = { ours: 'offline-sync', workbox: 'workbox-background-sync:sync-queue' };
 const DEBUG = !!process.env.BENCH_DEBUG;
 const debug = (...args) => { if (DEBUG) console.log(`[${(performance.now() / 1000).toFixed(2)}]`, ...args); };
 const NAME = { ours: 'offline-sync', batch: 'offline-sync (batchUrl)', qf: 'offline-sync (queueFirst)', workbox: 'workbox', none: 'no worker' };
@@ -71,28 +66,10 @@ function ensureNpm() {
 }
 
 // --- small helpers ------------------------------------------------------------------------------
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const sorted = (xs) => [...xs].sort((a, b) => a - b);
-function median(xs) {
-  const s = sorted(xs);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 /** Nearest-rank percentile. */
 const percentile = (xs, p) => sorted(xs)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 const summary = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), values: xs });
 
-/** Bounded polling: `check` must become truthy within `ms`. */
-async function until(what, check, ms = 10_000, every = 20) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await check();
-    if (last) return last;
-    await sleep(every);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
 
 /** A promise that must settle within `ms`. */
 function bounded(what, promise, ms = STEP_MS) {
