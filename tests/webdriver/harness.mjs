@@ -9,6 +9,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { BROWSER, launch } from './browsers.mjs';
+import { sleep, until as poll } from '../common.mjs';
 
 export { BROWSER };
 
@@ -16,19 +17,8 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SERVER = join(ROOT, 'target', 'debug', 'demo-server');
 const FIXTURE = join(ROOT, 'tests', 'e2e', 'fixture');
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Bounded polling: `check` must become truthy within `ms`, or the test fails saying `what`. */
-export async function until(what, check, ms = 15_000, every = 100) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await check();
-    if (last) return last;
-    await sleep(every);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
+/** Bounded polling (see tests/common.mjs), with this suite's longer default wait. */
+export const until = (what, check, ms = 15_000, every = 100) => poll(what, check, ms, every);
 
 export function tempDir(prefix) {
   return mkdtempSync(join(tmpdir(), `offline-sync-${BROWSER}-${prefix}-`));
