@@ -24,6 +24,21 @@ test('queue-first: online mutations are stored before they leave and removed on 
   } finally { await s.close(); }
 });
 
+test('queue-first: a body over maxBodyBytes is sent as it is online, and refused with 413 offline', async () => {
+  const s = await session('?queueFirst=true&maxBodyBytes=1000');
+  try {
+    const sent = await s.fetch('/api/tasks', json({ id: 'big', title: 'x'.repeat(2000) }));
+    assert.equal(sent.status, 201, 'online it cannot be stored first, so it goes without');
+    assert.ok((await server.tasks()).some((t) => t.id === 'big'));
+    assert.equal((await s.status()).pending, 0);
+    await s.context.setOffline(true);
+    const refused = await s.fetch('/api/tasks', json({ id: 'big2', title: 'x'.repeat(2000) }));
+    assert.equal(refused.status, 413);
+    assert.match(refused.json.error, /over maxBodyBytes \(1000\)/);
+    assert.equal((await s.status()).pending, 0, 'nothing was queued');
+  } finally { await s.close(); }
+});
+
 // The page stays open in neither case: Chromium re-sends the fetch of a page that is still there to
 // the restarted worker, which is why pages should set their own Idempotency-Key (the README says so).
 // The server holds the request 3 s, so it is still out after the page has gone.

@@ -34,7 +34,8 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
         if fits(&worker, body.as_ref()) {
             return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
         }
-        let live = worker.state.borrow_mut().live(js::online()).unstorable();
+        // Too big to store first: network-first, which tries it even while a probe is out.
+        let live = worker.state.borrow_mut().live(js::online());
         let outgoing = matches!(live, Live::Send | Live::Probe).then_some(&outgoing);
         return network_first(worker, &request, outgoing, live, Body::Read(body), &headers, entry.idempotency_key).await;
     }
