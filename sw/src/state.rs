@@ -251,9 +251,9 @@ impl State {
         self.mark.is_some_and(|last| last + 1 == left)
     }
 
-    /// What became of an operation on `record`, with the mark its transaction left (shared by the
-    /// operations of one group commit).
-    pub fn pushed(&mut self, record: &str, pushed: Pushed, left: Mark) {
+    /// A write of this worker's to the queue left mark `left` (shared by the operations of one
+    /// group commit), whatever it held.
+    pub fn wrote(&mut self, left: Mark) {
         if self.mark != Some(left) {
             if !self.follows(left) {
                 // Someone else touched the queue since: nothing queued before is known unsent.
@@ -261,6 +261,11 @@ impl State {
             }
             self.mark = Some(left);
         }
+    }
+
+    /// What became of an operation on `record`, with the mark its transaction left.
+    pub fn pushed(&mut self, record: &str, pushed: Pushed, left: Mark) {
+        self.wrote(left);
         match pushed {
             Pushed::Merged(_) => self.coalesced += 1,
             Pushed::Cancelled(_) => self.coalesced += 2,
@@ -383,6 +388,10 @@ mod tests {
         s.pushed("tasks/3", Pushed::Added(8), 6);
         assert_eq!(s.merge_target("tasks/1"), None, "someone read the queue at mark 5: entry 7 may be out");
         assert_eq!(s.merge_target("tasks/3"), Some(8), "queued after that");
+        s.wrote(7);
+        assert_eq!(s.merge_target("tasks/3"), Some(8), "this worker's own write of something else keeps the chain");
+        s.pushed("tasks/4", Pushed::Added(9), 9);
+        assert_eq!(s.merge_target("tasks/3"), None, "mark 8 was someone else's");
     }
 
     #[test]

@@ -278,7 +278,11 @@ async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> 
 /// Adds the entry, or merges it into the latest waiting entry on the same record.
 /// The number waiting comes with it when the group commit counted it.
 async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Option<&ArrayBuffer>) -> Result<(Pushed, Option<u32>), Error> {
-    let added = |(id, pending, _)| (Pushed::Added(id), Some(pending));
+    // A write with no record to merge on still moves the mark: it is this worker's own.
+    let added = |(id, pending, mark)| {
+        worker.state.borrow_mut().wrote(mark);
+        (Pushed::Added(id), Some(pending))
+    };
     let path = entry.url.strip_prefix(&worker.origin).unwrap_or_default();
     if !worker.config.coalesces(path) {
         return worker.commits.push(queue, entry, body).await.map(added);
