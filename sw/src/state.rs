@@ -389,9 +389,10 @@ mod tests {
         assert_eq!(s.merge_target("tasks/1"), None, "someone read the queue at mark 5: entry 7 may be out");
         assert_eq!(s.merge_target("tasks/3"), Some(8), "queued after that");
         s.wrote(7);
-        assert_eq!(s.merge_target("tasks/3"), Some(8), "this worker's own write of something else keeps the chain");
-        s.pushed("tasks/4", Pushed::Added(9), 9);
-        assert_eq!(s.merge_target("tasks/3"), None, "mark 8 was someone else's");
+        s.pushed("tasks/4", Pushed::Added(9), 8);
+        assert_eq!(s.merge_target("tasks/3"), Some(8), "this worker's own write of something else (mark 7) kept the chain");
+        s.pushed("tasks/4", Pushed::Added(10), 10);
+        assert_eq!(s.merge_target("tasks/3"), None, "mark 9 was someone else's");
     }
 
     #[test]
