@@ -24,52 +24,51 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
             key
         }
     };
+    // The body is read before anything leaves, and sent as those bytes: that keeps it for the
+    // queue at less cost than a clone of the request (whose body the browser would have to tee).
+    // A body that cannot be read could not be sent either.
+    let Some(body) = read_body(&request).await else { return Err(Error::Network("its body could not be read".into()).into()) };
     if worker.config.queue_first {
-        // A copy keeps the page's request whole, to send as it is if its body cannot be read.
-        let copy = request.clone()?;
-        let Some(body) = read_body(&copy).await else { return Ok(net::send(&request).await?) };
         let entry = entry_for(&worker, &request, &headers, key);
-        let credentials = entry.credentials.clone();
-        let outgoing = net::build(&entry.method, &entry.url, &headers, body.as_ref(), credentials.as_deref())?;
+        let outgoing = with_key(&request, &headers, body.as_ref())?;
         if fits(&worker, body.as_ref()) {
             return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
         }
         // Too big to store first: network-first, which tries it even while a probe is out.
         let live = worker.state.borrow_mut().live(js::online());
         let outgoing = matches!(live, Live::Send | Live::Probe).then_some(&outgoing);
-        return network_first(worker, &request, outgoing, live, Body::Read(body), &headers, entry.idempotency_key).await;
+        return network_first(worker, &request, outgoing, live, body, &headers, entry.idempotency_key).await;
     }
     // With no network at all (`navigator.onLine` false), or while the server does not answer and
-    // a probe is out, nothing is tried, so nothing is copied or built: the mutation is queued at
-    // once, its body read from the page's own request.
+    // a probe is out, nothing is tried, so nothing is built: the mutation is queued at once.
     let live = worker.state.borrow_mut().live(js::online());
-    if matches!(live, Live::Keep | Live::Offline) {
-        return network_first(worker, &request, None, live, Body::Unread(&request), &headers, key).await;
-    }
-    // A copy keeps the body for the queue: it is read only if the network fails, so a request
-    // that goes through costs no more than a clone.
-    let copy = request.clone()?;
-    // The page's own request, with the key added: same body, mode, credentials and signal.
-    let init = RequestInit::new();
-    init.set_headers(&headers);
-    let outgoing = Request::new_with_request_and_init(&request, &init)?;
-    network_first(worker, &request, Some(&outgoing), live, Body::Unread(&copy), &headers, key).await
+    let outgoing = match live {
+        Live::Keep | Live::Offline => None,
+        Live::Send | Live::Probe => Some(with_key(&request, &headers, body.as_ref())?),
+    };
+    network_first(worker, &request, outgoing.as_ref(), live, body, &headers, key).await
 }
 
-/// A mutation's body: still in the page's request (read only if it must be queued), or read.
-enum Body<'a> {
-    Unread(&'a Request),
-    Read(Option<ArrayBuffer>),
+/// The page's request with the key added and its body, already read, given again: same mode,
+/// credentials and signal.
+fn with_key(request: &Request, headers: &Headers, body: Option<&ArrayBuffer>) -> Result<Request, Error> {
+    let init = RequestInit::new();
+    init.set_headers(headers);
+    // A body that was there, even empty, has been read, so it must be given again.
+    if request.body_used() {
+        init.set_body(&body.cloned().unwrap_or_else(|| ArrayBuffer::new(0)));
+    }
+    Request::new_with_request_and_init(request, &init).map_err(js::browser)
 }
 
 /// Sends `outgoing` (as `live` decided); on a network failure, or with none to send (kept at
-/// once), queues the mutation (reading its body, and making its entry, only then).
+/// once), queues the mutation (making its entry only then).
 async fn network_first(
     worker: Rc<Worker>,
     request: &Request,
     outgoing: Option<&Request>,
     live: Live,
-    body: Body<'_>,
+    body: Option<ArrayBuffer>,
     headers: &Headers,
     key: String,
 ) -> Result<Response, JsValue> {
@@ -94,19 +93,12 @@ async fn network_first(
         Err(Error::Network(reason)) => reason,
         Err(other) => return Err(other.into()),
     };
-    let body = match body {
-        Body::Read(body) => body,
-        Body::Unread(copy) => match read_body(copy).await {
-            Some(body) => body,
-            None => return Err(Error::Network(reason).into()),
-        },
-    };
     let entry = entry_for(&worker, request, headers, key);
     if !fits(&worker, body.as_ref()) {
         if !online && live.unstorable() == Live::Send {
             // It cannot be kept, so it is tried after all, with the body just read.
-            let outgoing = net::build(&entry.method, &entry.url, headers, body.as_ref(), entry.credentials.as_deref())?;
-            let tried = network_first(worker, request, Some(&outgoing), Live::Send, Body::Read(body), headers, entry.idempotency_key);
+            let outgoing = with_key(request, headers, body.as_ref())?;
+            let tried = network_first(worker, request, Some(&outgoing), Live::Send, body, headers, entry.idempotency_key);
             return Box::pin(tried).await;
         }
         let size = body.as_ref().map_or(0, ArrayBuffer::byte_length);
@@ -134,9 +126,9 @@ fn untried(live: Live) -> Error {
 }
 
 /// The body's bytes (`None` inside for an empty body), or `None` when it cannot be read (a failing
-/// stream): such a request is not protected, and a warning says so.
-async fn read_body(copy: &Request) -> Option<Option<ArrayBuffer>> {
-    let read = match copy.array_buffer() {
+/// stream): such a request fails, as the network would fail it, and a warning says why.
+async fn read_body(request: &Request) -> Option<Option<ArrayBuffer>> {
+    let read = match request.array_buffer() {
         Ok(promise) => JsFuture::from(promise).await,
         Err(e) => Err(e),
     };
@@ -147,9 +139,9 @@ async fn read_body(copy: &Request) -> Option<Option<ArrayBuffer>> {
         }
         Err(e) => {
             js::warn(&format!(
-                "offline-sync: {} {} is not protected: its body could not be read ({})",
-                copy.method(),
-                copy.url(),
+                "offline-sync: {} {} failed: its body could not be read ({})",
+                request.method(),
+                request.url(),
                 js::describe(&e)
             ));
             None
