@@ -75,7 +75,7 @@ test('503 with Retry-After is retried after the time the server asked for, then 
     await until('delivery', async () => (await server.tasks()).some((t) => t.id === 'busy'));
     const waited = Date.now() - started;
     assert.ok(waited >= 1900, `two Retry-After: 1 answers were honoured (${waited} ms)`);
-    const log = await server.log();
+    const log = (await server.log()).filter((r) => r.method === 'DELETE');
     assert.deepEqual(log.map((r) => r.status), [503, 503, 201]);
     assert.equal(new Set(log.map((r) => r.idempotencyKey)).size, 1);
     const failed = await s.events('offline-sync:failed');
@@ -123,7 +123,7 @@ test('401 holds the queue until the page hands over fresh headers; credentials a
 
     const resumed = await s.page.evaluate(() => window.offlineSync.setReplayHeaders({ Authorization: 'Bearer good' }));
     assert.deepEqual([resumed.authRequired, resumed.pending], [false, 0]);
-    const log = await server.log();
+    const log = (await server.log()).filter((r) => r.method === 'DELETE');
     assert.deepEqual(log.map((r) => [r.status, r.headers.authorization]), [[401, undefined], [201, 'Bearer good'], [201, 'Bearer good']]);
   } finally { await s.close(); }
 });
@@ -262,6 +262,23 @@ test('a request whose body cannot be read fails with a warning, as the network w
     const warnings = s.workerConsole.filter((m) => m.type === 'warning').map((m) => m.text);
     assert.ok(warnings.some((w) => w.includes('failed: its body could not be read')), JSON.stringify({ outcome, warnings }));
     assert.equal((await s.fetch('/api/tasks', json({ id: 'after', title: 'still works' }))).status, 201);
+  } finally { await s.close(); }
+});
+
+test('online, a mutation with an empty body and one with none both reach the server, keyed, as they were', async () => {
+  const s = await session();
+  try {
+    for (const id of ['empty-body', 'no-body']) assert.equal((await s.fetch('/api/tasks', json({ id, title: id }))).status, 201);
+    // An empty body is still a body: read first, it has to be given to the outgoing request again.
+    const empty = await s.fetch('/api/tasks/empty-body', { method: 'DELETE', bodyBytes: [] });
+    const none = await s.fetch('/api/tasks/no-body', { method: 'DELETE' });
+    assert.deepEqual([empty.status, none.status], [200, 200], 'answered by the server');
+    const log = (await server.log()).filter((r) => r.method === 'DELETE');
+    assert.deepEqual(log.map((r) => [r.method, r.path, r.bodyBase64, Boolean(r.idempotencyKey)]), [
+      ['DELETE', '/api/tasks/empty-body', '', true],
+      ['DELETE', '/api/tasks/no-body', '', true],
+    ]);
+    assert.equal((await s.status()).pending, 0);
   } finally { await s.close(); }
 });
 

@@ -96,7 +96,7 @@ async fn network_first(
     let entry = entry_for(&worker, request, headers, key);
     if !fits(&worker, body.as_ref()) {
         if !online && live.unstorable() == Live::Send {
-            // It cannot be kept, so it is tried after all, with the body just read.
+            // It cannot be kept, so it is tried after all, with the body read at the start.
             let outgoing = with_key(request, headers, body.as_ref())?;
             let tried = network_first(worker, request, Some(&outgoing), Live::Send, body, headers, entry.idempotency_key);
             return Box::pin(tried).await;
