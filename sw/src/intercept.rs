@@ -1,6 +1,6 @@
 //! One intercepted mutation's decisions: whether it is tried on the network or kept at once,
-//! whether the queue may hold it, whether a queue-first entry's own request leaves now, and how
-//! many attempts a kept entry starts with.
+//! whether the queue may hold it, whether a queue-first entry's own request leaves now, and what
+//! one that was not delivered becomes.
 
 /// Network-first: what a mutation's own request does.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,11 +16,29 @@ pub enum Live {
 }
 
 impl Live {
-    /// For a mutation the queue cannot hold (over `maxBodyBytes`): it is tried even while a probe
-    /// is out, since keeping it is no option and the server may be back.
-    pub fn unstorable(self) -> Live {
-        if self == Live::Keep { Live::Send } else { self }
+    /// For a mutation whose body the queue may hold (`fits`) or not: one it cannot hold (over
+    /// `maxBodyBytes`) is tried even while a probe is out, since keeping it is no option and the
+    /// server may be back.
+    pub fn for_body(self, fits: bool) -> Live {
+        if !fits && self == Live::Keep { Live::Send } else { self }
     }
+}
+
+/// What a network-first mutation that was not delivered (its request failed on the network, or
+/// it was not tried) becomes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Undelivered {
+    /// Queued, starting with these attempts.
+    Keep { attempts: u32 },
+    /// Answered 413: the queue cannot hold its body.
+    Refuse,
+}
+
+/// `fits`: the queue may hold its body; `left`: its request went out. One that left may have
+/// reached the server with only its answer lost: it counts as sent, so nothing merges into it.
+/// One that never left (the browser was offline, or a probe was out) was not tried.
+pub fn undelivered(fits: bool, left: bool) -> Undelivered {
+    if fits { Undelivered::Keep { attempts: u32::from(left) } } else { Undelivered::Refuse }
 }
 
 /// Whether the server answers live mutations, as the last of them found. After a network failure
@@ -69,13 +87,6 @@ pub fn send_now(first_in_line: bool, replaying: bool, online: bool) -> bool {
     first_in_line && !replaying && online
 }
 
-/// The attempts an entry kept after a failed send starts with. One that left may have reached the
-/// server with only its answer lost: it counts as sent, so nothing merges into it. One that never
-/// left (the browser was offline) was not tried.
-pub fn attempts_when_kept(left: bool) -> u32 {
-    u32::from(left)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,9 +125,10 @@ mod tests {
         let mut reach = Reach::default();
         reach.came_back(Live::Send, Some(false));
         let probe = reach.decide(true);
-        let big = reach.decide(true).unstorable();
+        let big = reach.decide(true).for_body(false);
         assert_eq!((probe, big), (Live::Probe, Live::Send));
-        assert_eq!(Live::Offline.unstorable(), Live::Offline, "with no network there is nothing to try");
+        assert_eq!(Live::Offline.for_body(false), Live::Offline, "with no network there is nothing to try");
+        assert_eq!(reach.decide(true).for_body(true), Live::Keep, "a body that fits waits for the probe");
         reach.came_back(big, Some(true));
         assert_eq!(reach.decide(true), Live::Send, "its answer ends the outage too");
     }
@@ -137,8 +149,10 @@ mod tests {
     }
 
     #[test]
-    fn a_request_that_left_counts_as_sent() {
-        assert_eq!(attempts_when_kept(true), 1);
-        assert_eq!(attempts_when_kept(false), 0);
+    fn an_undelivered_mutation_is_kept_counting_a_request_that_left_or_refused_if_too_big() {
+        assert_eq!(undelivered(true, true), Undelivered::Keep { attempts: 1 });
+        assert_eq!(undelivered(true, false), Undelivered::Keep { attempts: 0 });
+        assert_eq!(undelivered(false, true), Undelivered::Refuse);
+        assert_eq!(undelivered(false, false), Undelivered::Refuse);
     }
 }

@@ -4,7 +4,7 @@ use super::queue::{Pushed, Queue, Stored};
 use super::worker::Worker;
 use super::{js, net, replay};
 use crate::coalesce;
-use crate::intercept::{self, Live};
+use crate::intercept::{self, Live, Undelivered};
 use crate::entry::{headers_to_store, Entry};
 use crate::error::Error;
 use crate::protocol::{self, Event};
@@ -28,20 +28,15 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
     // queue at less cost than a clone of the request (whose body the browser would have to tee).
     // A body that cannot be read could not be sent either.
     let Some(body) = read_body(&request).await else { return Err(Error::Network("its body could not be read".into()).into()) };
-    if worker.config.queue_first {
+    let fits = fits(&worker, body.as_ref());
+    if worker.config.queue_first && fits {
         let entry = entry_for(&worker, &request, &headers, key);
         let outgoing = with_key(&request, &headers, body.as_ref())?;
-        if fits(&worker, body.as_ref()) {
-            return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
-        }
-        // Too big to store first: network-first, which tries it even while a probe is out.
-        let live = worker.state.borrow_mut().live(js::online());
-        let outgoing = matches!(live, Live::Send | Live::Probe).then_some(&outgoing);
-        return network_first(worker, &request, outgoing, live, body, &headers, entry.idempotency_key).await;
+        return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
     }
     // With no network at all (`navigator.onLine` false), or while the server does not answer and
     // a probe is out, nothing is tried, so nothing is built: the mutation is queued at once.
-    let live = worker.state.borrow_mut().live(js::online());
+    let live = worker.state.borrow_mut().live(js::online()).for_body(fits);
     let outgoing = match live {
         Live::Keep | Live::Offline => None,
         Live::Send | Live::Probe => Some(with_key(&request, &headers, body.as_ref())?),
@@ -62,7 +57,7 @@ fn with_key(request: &Request, headers: &Headers, body: Option<&ArrayBuffer>) ->
 }
 
 /// Sends `outgoing` (as `live` decided); on a network failure, or with none to send (kept at
-/// once), queues the mutation (making its entry only then).
+/// once), queues the mutation (making its entry only then) if the queue may hold it.
 async fn network_first(
     worker: Rc<Worker>,
     request: &Request,
@@ -72,7 +67,7 @@ async fn network_first(
     headers: &Headers,
     key: String,
 ) -> Result<Response, JsValue> {
-    let online = outgoing.is_some();
+    let left = outgoing.is_some();
     let sent = match outgoing {
         Some(outgoing) => {
             let sent = net::send(outgoing).await;
@@ -94,26 +89,19 @@ async fn network_first(
         Err(other) => return Err(other.into()),
     };
     let entry = entry_for(&worker, request, headers, key);
-    if !fits(&worker, body.as_ref()) {
-        if !online && live.unstorable() == Live::Send {
-            // It cannot be kept, so it is tried after all, with the body read at the start.
-            let outgoing = with_key(request, headers, body.as_ref())?;
-            let tried = network_first(worker, request, Some(&outgoing), Live::Send, body, headers, entry.idempotency_key);
-            return Box::pin(tried).await;
+    let attempts = match intercept::undelivered(fits(&worker, body.as_ref()), left) {
+        Undelivered::Keep { attempts } => attempts,
+        Undelivered::Refuse => {
+            let size = body.as_ref().map_or(0, ArrayBuffer::byte_length);
+            let message = format!(
+                "offline-sync did not queue {} {}: its body is {size} bytes, over maxBodyBytes ({})",
+                entry.method, entry.url, worker.config.max_body_bytes
+            );
+            js::warn(&message);
+            return Ok(net::json_response(413, &protocol::error_answer(&message))?);
         }
-        let size = body.as_ref().map_or(0, ArrayBuffer::byte_length);
-        let message = format!(
-            "offline-sync did not queue {} {}: its body is {size} bytes, over maxBodyBytes ({})",
-            entry.method, entry.url, worker.config.max_body_bytes
-        );
-        js::warn(&message);
-        return Ok(net::json_response(413, &protocol::error_answer(&message))?);
-    }
-    let entry = Entry {
-        attempts: intercept::attempts_when_kept(online),
-        last_error: Some(format!("network error: {reason}")),
-        ..entry
     };
+    let entry = Entry { attempts, last_error: Some(format!("network error: {reason}")), ..entry };
     Ok(keep(&worker, entry, body.as_ref()).await?)
 }
 
