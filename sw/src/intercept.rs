@@ -1,6 +1,6 @@
-//! One intercepted mutation's decisions: whether it is tried on the network or kept at once,
-//! whether the queue may hold it, whether a queue-first entry's own request leaves now, and what
-//! one that was not delivered becomes.
+//! One intercepted mutation's path, step by step (`Mutation`): queue-first or network-first,
+//! tried or kept at once, and what one that was not delivered becomes; whether the server answers
+//! live mutations (`Reach`); whether a queue-first entry's own request leaves now.
 
 /// Network-first: what a mutation's own request does.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -15,30 +15,83 @@ pub enum Live {
     Offline,
 }
 
-impl Live {
-    /// For a mutation whose body the queue may hold (`fits`) or not: one it cannot hold (over
-    /// `maxBodyBytes`) is tried even while a probe is out, since keeping it is no option and the
-    /// server may be back.
-    pub fn for_body(self, fits: bool) -> Live {
-        if !fits && self == Live::Keep { Live::Send } else { self }
-    }
-}
-
-/// What a network-first mutation that was not delivered (its request failed on the network, or
-/// it was not tried) becomes.
+/// The next step of one intercepted mutation, which the shell carries out.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Undelivered {
-    /// Queued, starting with these attempts.
+pub enum Step {
+    /// Queue-first: commit it; its own request then leaves if `send_now` says so.
+    QueueFirst,
+    /// Send its request, then say what came of it (`Mutation::returned`).
+    Send,
+    /// Queue it, starting with these attempts, and answer 202.
     Keep { attempts: u32 },
-    /// Answered 413: the queue cannot hold its body.
+    /// Answer 413: the queue cannot hold its body.
     Refuse,
+    /// Give the page the server's answer. The server is reachable, so what waits is replayed.
+    Deliver,
+    /// Give the page its abort: it gave the request up.
+    Abort,
 }
 
-/// `fits`: the queue may hold its body; `left`: its request went out. One that left may have
-/// reached the server with only its answer lost: it counts as sent, so nothing merges into it.
-/// One that never left (the browser was offline, or a probe was out) was not tried.
-pub fn undelivered(fits: bool, left: bool) -> Undelivered {
-    if fits { Undelivered::Keep { attempts: u32::from(left) } } else { Undelivered::Refuse }
+/// What came of a mutation's own request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Returned {
+    /// Any answer, even one the page no longer waited for: the server is reachable.
+    Answered,
+    /// A network failure.
+    Failed,
+    /// The page aborted it before an answer, which says nothing of the server.
+    Aborted,
+}
+
+/// One intercepted mutation on its way: network-first as `live` says (`None`: queue-first), and
+/// whether the queue may hold its body (`maxBodyBytes`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mutation {
+    live: Option<Live>,
+    fits: bool,
+}
+
+impl Mutation {
+    /// Queue-first commits what the queue may hold. The rest goes network-first, where one the
+    /// queue cannot hold is tried even while a probe is out: keeping it is no option, and the
+    /// server may be back.
+    pub fn start(reach: &mut Reach, queue_first: bool, fits: bool, online: bool) -> Mutation {
+        let live = (!(queue_first && fits)).then(|| match reach.decide(online) {
+            Live::Keep if !fits => Live::Send,
+            live => live,
+        });
+        Mutation { live, fits }
+    }
+
+    pub fn live(&self) -> Option<Live> {
+        self.live
+    }
+
+    pub fn first(&self) -> Step {
+        match self.live {
+            None => Step::QueueFirst,
+            Some(Live::Send | Live::Probe) => Step::Send,
+            Some(Live::Keep | Live::Offline) => self.undelivered(false),
+        }
+    }
+
+    /// The step after its request came back; `reach` hears of it.
+    pub fn returned(&self, reach: &mut Reach, returned: Returned) -> Step {
+        if let Some(live) = self.live {
+            reach.came_back(live, (returned != Returned::Aborted).then_some(returned == Returned::Answered));
+        }
+        match returned {
+            Returned::Answered => Step::Deliver,
+            Returned::Failed => self.undelivered(true),
+            Returned::Aborted => Step::Abort,
+        }
+    }
+
+    /// Not delivered; `left`: its request went out. One that left may have reached the server
+    /// with only its answer lost, so it counts as sent and nothing merges into it.
+    fn undelivered(&self, left: bool) -> Step {
+        if self.fits { Step::Keep { attempts: u32::from(left) } } else { Step::Refuse }
+    }
 }
 
 /// Whether the server answers live mutations, as the last of them found. After a network failure
@@ -121,16 +174,42 @@ mod tests {
     }
 
     #[test]
-    fn a_mutation_the_queue_cannot_hold_is_tried_while_a_probe_is_out() {
+    fn a_mutation_the_queue_cannot_hold_is_tried_while_a_probe_is_out_and_refused_if_undelivered() {
         let mut reach = Reach::default();
         reach.came_back(Live::Send, Some(false));
-        let probe = reach.decide(true);
-        let big = reach.decide(true).for_body(false);
-        assert_eq!((probe, big), (Live::Probe, Live::Send));
-        assert_eq!(Live::Offline.for_body(false), Live::Offline, "with no network there is nothing to try");
-        assert_eq!(reach.decide(true).for_body(true), Live::Keep, "a body that fits waits for the probe");
-        reach.came_back(big, Some(true));
-        assert_eq!(reach.decide(true), Live::Send, "its answer ends the outage too");
+        let probe = Mutation::start(&mut reach, false, true, true);
+        assert_eq!((probe.live(), probe.first()), (Some(Live::Probe), Step::Send));
+        let big = Mutation::start(&mut reach, false, false, true);
+        assert_eq!((big.live(), big.first()), (Some(Live::Send), Step::Send));
+        let waits = Mutation::start(&mut reach, false, true, true);
+        assert_eq!(waits.first(), Step::Keep { attempts: 0 }, "a body that fits waits for the probe, untried");
+        assert_eq!(big.returned(&mut reach, Returned::Failed), Step::Refuse);
+        assert_eq!(Mutation::start(&mut reach, false, false, false).first(), Step::Refuse, "no network: nothing to try");
+        assert_eq!(Mutation::start(&mut reach, true, false, false).first(), Step::Refuse, "queue-first cannot hold it either");
+        assert_eq!(probe.returned(&mut reach, Returned::Answered), Step::Deliver);
+        assert_eq!(Mutation::start(&mut reach, false, true, true).first(), Step::Send, "its answer ends the outage");
+    }
+
+    #[test]
+    fn a_failed_request_is_kept_as_sent_and_an_abort_goes_back_to_the_page_saying_nothing_of_the_server() {
+        let mut reach = Reach::default();
+        let sent = Mutation::start(&mut reach, false, true, true);
+        assert_eq!(sent.returned(&mut reach, Returned::Failed), Step::Keep { attempts: 1 });
+        let probe = Mutation::start(&mut reach, false, true, true);
+        assert_eq!(probe.returned(&mut reach, Returned::Aborted), Step::Abort);
+        assert_eq!(Mutation::start(&mut reach, false, true, true).live(), Some(Live::Probe), "still unreachable");
+    }
+
+    #[test]
+    fn queue_first_commits_what_fits_without_a_probe_and_sends_the_rest_network_first() {
+        let mut reach = Reach::default();
+        reach.came_back(Live::Send, Some(false));
+        let first = Mutation::start(&mut reach, true, true, true);
+        assert_eq!((first.live(), first.first()), (None, Step::QueueFirst));
+        assert_eq!(Mutation::start(&mut reach, true, true, false).first(), Step::QueueFirst, "offline too");
+        let big = Mutation::start(&mut reach, true, false, true);
+        assert_eq!(big.live(), Some(Live::Probe), "queue-first took no probe");
+        assert_eq!(big.returned(&mut reach, Returned::Answered), Step::Deliver);
     }
 
     #[test]
@@ -146,13 +225,5 @@ mod tests {
         for (first, replaying, online) in [(false, false, true), (true, true, true), (true, false, false), (false, true, false)] {
             assert!(!send_now(first, replaying, online), "{first} {replaying} {online}");
         }
-    }
-
-    #[test]
-    fn an_undelivered_mutation_is_kept_counting_a_request_that_left_or_refused_if_too_big() {
-        assert_eq!(undelivered(true, true), Undelivered::Keep { attempts: 1 });
-        assert_eq!(undelivered(true, false), Undelivered::Keep { attempts: 0 });
-        assert_eq!(undelivered(false, true), Undelivered::Refuse);
-        assert_eq!(undelivered(false, false), Undelivered::Refuse);
     }
 }

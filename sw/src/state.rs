@@ -6,7 +6,7 @@
 use crate::coalesce::{self, Fold, Pushed};
 use crate::entry::Entry;
 use crate::error::Error;
-use crate::intercept::{self, Live, Reach};
+use crate::intercept::{self, Mutation, Reach, Returned, Step};
 use crate::protocol::{Event, Status};
 
 /// What a replay trigger (a `sync` event, a page's ask, an online answer) does.
@@ -206,13 +206,13 @@ impl State {
         self.sync_requested = false;
     }
 
-    /// Network-first: whether a mutation is tried, and how (see [`Reach`]).
-    pub fn live(&mut self, online: bool) -> Live {
-        self.reach.decide(online)
+    /// An intercepted mutation's path (see [`Mutation`]; network-first asks [`Reach`]).
+    pub fn intercept(&mut self, queue_first: bool, fits: bool, online: bool) -> Mutation {
+        Mutation::start(&mut self.reach, queue_first, fits, online)
     }
 
-    pub fn live_came_back(&mut self, sent: Live, answered: Option<bool>) {
-        self.reach.came_back(sent, answered);
+    pub fn returned(&mut self, mutation: &Mutation, returned: Returned) -> Step {
+        mutation.returned(&mut self.reach, returned)
     }
 
     /// Queue-first: the committed entry's own request goes now.

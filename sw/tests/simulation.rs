@@ -27,7 +27,7 @@ use offline_sync::dead_letter::DeadLetter;
 use offline_sync::drain::{BatchSent, Command, Drain, Head};
 use offline_sync::entry::Entry;
 use offline_sync::error::Error;
-use offline_sync::intercept::{self, Live, Undelivered};
+use offline_sync::intercept::{self, Live, Returned, Step};
 use offline_sync::outcome::Attempt;
 use offline_sync::state::State;
 use serde_json::Value;
@@ -935,20 +935,24 @@ struct LiveStats {
     unstorable_tried: u64,
     /// Failed sends of bodies the queue cannot hold, answered 413.
     refused: u64,
+    /// Mutations committed before they left (queue-first).
+    queue_first: u64,
 }
 
-/// The page sends mutations 16 at a time, network-first, while the server goes down and comes
-/// back at random and some requests are aborted. Asked before each send (`State::live`) and told
-/// of each return: after a failure is heard only probes go, one at a time, and a mutation is kept
-/// untried only while one is out; nothing is kept once an answer came back, and nothing the queue
-/// cannot hold is kept at all: a failure of one is refused, a failure of any other kept as sent.
+/// The page sends mutations 16 at a time while the server goes down and comes back at random and
+/// some requests are aborted, each on its path as the core's `Mutation` gives it (`State::intercept`,
+/// then `State::returned`): after a failure is heard only probes go, one at a time, and a mutation
+/// is kept untried only while one is out; nothing is kept once an answer came back, and nothing
+/// the queue cannot hold is kept at all: a failure of one is refused, a failure of any other kept
+/// as sent. With queue-first, what fits is committed first and takes no part in probing.
 fn live_while_the_server_goes_down(seed: u64, total: &mut LiveStats) {
     let fail = |what: String| -> ! { panic!("seed {seed} (OFFLINE_SYNC_SIM_SEED={seed} repeats it): {what}") };
     let mut rng = StdRng::seed_from_u64(seed);
     let mut state = State::default();
+    let queue_first = rng.random_bool(0.2);
     let mut up = true;
-    // (time back, what it was sent as, whether it meets the server up, whether the queue may hold it)
-    let mut out: Vec<(f64, Live, bool, bool)> = Vec::new();
+    // (time back, the mutation, whether it meets the server up, whether the queue may hold it)
+    let mut out: Vec<(f64, intercept::Mutation, bool, bool)> = Vec::new();
     let mut now = 0.0;
     // What the worker last heard: `Some(answered)`.
     let mut last: Option<bool> = None;
@@ -959,47 +963,47 @@ fn live_while_the_server_goes_down(seed: u64, total: &mut LiveStats) {
         if out.len() < 16 && (out.is_empty() || rng.random_bool(0.5)) {
             // Now and then a body over `maxBodyBytes`, which the queue cannot hold.
             let unstorable = rng.random_bool(0.05);
-            let decided = state.live(true);
-            let live = decided.for_body(!unstorable);
-            match (live, last) {
-                (Live::Keep, _) if unstorable => fail("a mutation the queue cannot hold kept untried".into()),
-                (Live::Keep, Some(true) | None) => fail("a mutation kept untried though the last request was answered".into()),
-                (Live::Send, Some(false)) if !unstorable => fail("a mutation sent as if reachable though the last request met a failure".into()),
-                (Live::Probe, _) if out.iter().any(|(_, l, ..)| *l == Live::Probe) => fail("two probes out at once".into()),
-                (Live::Keep, _) if out.is_empty() => fail("kept untried with nothing out that could find the server back".into()),
-                _ => {}
-            }
-            match live {
-                Live::Keep if intercept::undelivered(true, false) != (Undelivered::Keep { attempts: 0 }) => {
-                    fail("a mutation kept untried does not start untried".into())
+            let mutation = state.intercept(queue_first, !unstorable, true);
+            let step = mutation.first();
+            let probe_out = out.iter().any(|(_, m, ..)| m.live() == Some(Live::Probe));
+            match (mutation.live(), step, last) {
+                (None, Step::QueueFirst, _) if queue_first && !unstorable => {
+                    total.queue_first += 1;
+                    continue;
                 }
-                Live::Keep => total.kept += 1,
-                Live::Offline => fail("kept as offline though the browser is online".into()),
-                Live::Probe => total.probes += 1,
-                Live::Send => total.sent += 1,
-            }
-            total.unstorable_tried += u64::from(unstorable && decided == Live::Keep);
-            if live != Live::Keep {
-                out.push((now + rng.random_range(1.0..50.0), live, up, !unstorable));
+                (None, ..) | (_, Step::QueueFirst, _) => fail(format!("{mutation:?} is queue-first though {}", if queue_first { "too big" } else { "not asked for" })),
+                (Some(Live::Keep), _, _) if unstorable => fail("a mutation the queue cannot hold kept untried".into()),
+                (Some(Live::Keep), _, Some(true) | None) => fail("a mutation kept untried though the last request was answered".into()),
+                (Some(Live::Send), _, Some(false)) if !unstorable => fail("a mutation sent as if reachable though the last request met a failure".into()),
+                (Some(Live::Probe), ..) if probe_out => fail("two probes out at once".into()),
+                (Some(Live::Keep), ..) if out.is_empty() => fail("kept untried with nothing out that could find the server back".into()),
+                (Some(Live::Offline), ..) => fail("kept as offline though the browser is online".into()),
+                (Some(Live::Keep), Step::Keep { attempts: 0 }, _) => total.kept += 1,
+                (Some(Live::Keep), ..) => fail(format!("a mutation kept untried goes on to {step:?}")),
+                (Some(live), Step::Send, _) => {
+                    total.unstorable_tried += u64::from(unstorable && probe_out);
+                    *if live == Live::Probe { &mut total.probes } else { &mut total.sent } += 1;
+                    out.push((now + rng.random_range(1.0..50.0), mutation, up, !unstorable));
+                }
+                (Some(_), ..) => fail(format!("a mutation tried goes on to {step:?}")),
             }
         } else if let Some(i) = (0..out.len()).min_by(|&a, &b| out[a].0.total_cmp(&out[b].0)) {
-            let (at, live, reached, fits) = out.swap_remove(i);
+            let (at, mutation, reached, fits) = out.swap_remove(i);
             now = at;
-            let answered = if rng.random_bool(0.05) {
+            let (returned, answered) = if rng.random_bool(0.05) {
                 total.aborted += 1;
-                None
+                (Returned::Aborted, None)
+            } else if reached && up {
+                (Returned::Answered, Some(true))
             } else {
-                Some(reached && up)
-            };
-            if answered == Some(false) {
                 total.failures += 1;
-                match (intercept::undelivered(fits, true), fits) {
-                    (Undelivered::Keep { attempts: 1 }, true) => {}
-                    (Undelivered::Refuse, false) => total.refused += 1,
-                    (other, _) => fail(format!("a failed send whose body {} fits became {other:?}", if fits { "" } else { "never" })),
-                }
+                (Returned::Failed, Some(false))
+            };
+            match (returned, state.returned(&mutation, returned), fits) {
+                (Returned::Answered, Step::Deliver, _) | (Returned::Aborted, Step::Abort, _) | (Returned::Failed, Step::Keep { attempts: 1 }, true) => {}
+                (Returned::Failed, Step::Refuse, false) => total.refused += 1,
+                (returned, step, _) => fail(format!("{mutation:?}, {returned:?}, goes on to {step:?}")),
             }
-            state.live_came_back(live, answered);
             last = answered.or(last);
         }
     }
@@ -1014,6 +1018,6 @@ fn while_the_server_is_down_one_probe_goes_at_a_time_and_an_answer_ends_it() {
     }
     println!("simulation, live mutations while the server goes down: {} seeds: {total:?}", seeds.end - seeds.start);
     if !alone {
-        assert!(total.sent > 0 && total.probes > 0 && total.kept > 0 && total.failures > 0 && total.aborted > 0 && total.unstorable_tried > 0 && total.refused > 0, "{total:?}");
+        assert!(total.sent > 0 && total.probes > 0 && total.kept > 0 && total.failures > 0 && total.aborted > 0 && total.unstorable_tried > 0 && total.refused > 0 && total.queue_first > 0, "{total:?}");
     }
 }

@@ -4,7 +4,7 @@ use super::queue::{Pushed, Queue, Stored};
 use super::worker::Worker;
 use super::{js, net, replay};
 use crate::coalesce;
-use crate::intercept::{self, Live, Undelivered};
+use crate::intercept::{self, Live, Returned, Step};
 use crate::entry::{headers_to_store, Entry};
 use crate::error::Error;
 use crate::protocol::{self, Event};
@@ -29,19 +29,55 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
     // A body that cannot be read could not be sent either.
     let Some(body) = read_body(&request).await else { return Err(Error::Network("its body could not be read".into()).into()) };
     let fits = fits(&worker, body.as_ref());
-    if worker.config.queue_first && fits {
-        let entry = entry_for(&worker, &request, &headers, key);
-        let outgoing = with_key(&request, &headers, body.as_ref())?;
-        return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
-    }
-    // With no network at all (`navigator.onLine` false), or while the server does not answer and
-    // a probe is out, nothing is tried, so nothing is built: the mutation is queued at once.
-    let live = worker.state.borrow_mut().live(js::online()).for_body(fits);
-    let outgoing = match live {
-        Live::Keep | Live::Offline => None,
-        Live::Send | Live::Probe => Some(with_key(&request, &headers, body.as_ref())?),
+    let mutation = worker.state.borrow_mut().intercept(worker.config.queue_first, fits, js::online());
+    // Kept at once (no network, or a probe out while the server does not answer), nothing is
+    // built: only a request that goes out is made.
+    let (step, sent) = match mutation.first() {
+        Step::QueueFirst => {
+            let entry = entry_for(&worker, &request, &headers, key);
+            let outgoing = with_key(&request, &headers, body.as_ref())?;
+            return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
+        }
+        Step::Send => {
+            let sent = net::send(&with_key(&request, &headers, body.as_ref())?).await;
+            let returned = match &sent {
+                Ok(_) => Returned::Answered,
+                Err(_) if request.signal().aborted() => Returned::Aborted,
+                Err(_) => Returned::Failed,
+            };
+            (worker.state.borrow_mut().returned(&mutation, returned), Some(sent))
+        }
+        step => (step, None),
     };
-    network_first(worker, &request, outgoing.as_ref(), live, body, &headers, key).await
+    match (step, sent) {
+        (Step::Deliver, Some(Ok(response))) => {
+            worker.debug(|| format!("sent {} {} → {}", request.method(), request.url(), response.status()));
+            // Off the answer's path: the page gets its response without waiting for the queue.
+            replay::after_online_answer(worker);
+            Ok(response)
+        }
+        (Step::Abort, _) => Err(request.signal().reason()),
+        (Step::Keep { attempts }, sent) => {
+            let reason = match sent {
+                Some(Err(e)) => e.to_string(),
+                _ => untried(mutation.live()),
+            };
+            let entry = Entry { attempts, last_error: Some(reason), ..entry_for(&worker, &request, &headers, key) };
+            Ok(keep(&worker, entry, body.as_ref()).await?)
+        }
+        (Step::Refuse, _) => {
+            let size = body.as_ref().map_or(0, ArrayBuffer::byte_length);
+            let message = format!(
+                "offline-sync did not queue {} {}: its body is {size} bytes, over maxBodyBytes ({})",
+                request.method(),
+                request.url(),
+                worker.config.max_body_bytes
+            );
+            js::warn(&message);
+            Ok(net::json_response(413, &protocol::error_answer(&message))?)
+        }
+        (Step::QueueFirst | Step::Send | Step::Deliver, _) => unreachable!("only an answer is delivered, and a request is sent once"),
+    }
 }
 
 /// The page's request with the key added and its body, already read, given again: same mode,
@@ -56,61 +92,13 @@ fn with_key(request: &Request, headers: &Headers, body: Option<&ArrayBuffer>) ->
     Request::new_with_request_and_init(request, &init).map_err(js::browser)
 }
 
-/// Sends `outgoing` (as `live` decided); on a network failure, or with none to send (kept at
-/// once), queues the mutation (making its entry only then) if the queue may hold it.
-async fn network_first(
-    worker: Rc<Worker>,
-    request: &Request,
-    outgoing: Option<&Request>,
-    live: Live,
-    body: Option<ArrayBuffer>,
-    headers: &Headers,
-    key: String,
-) -> Result<Response, JsValue> {
-    let left = outgoing.is_some();
-    let sent = match outgoing {
-        Some(outgoing) => {
-            let sent = net::send(outgoing).await;
-            let answered = (!request.signal().aborted()).then_some(sent.is_ok());
-            worker.state.borrow_mut().live_came_back(live, answered);
-            sent
-        }
-        None => Err(untried(live)),
-    };
-    let reason = match sent {
-        Ok(response) => {
-            worker.debug(|| format!("sent {} {} → {}", request.method(), request.url(), response.status()));
-            // Off the answer's path: the page gets its response without waiting for the queue.
-            replay::after_online_answer(worker);
-            return Ok(response);
-        }
-        Err(_) if request.signal().aborted() => return Err(request.signal().reason()),
-        Err(Error::Network(reason)) => reason,
-        Err(other) => return Err(other.into()),
-    };
-    let entry = entry_for(&worker, request, headers, key);
-    let attempts = match intercept::undelivered(fits(&worker, body.as_ref()), left) {
-        Undelivered::Keep { attempts } => attempts,
-        Undelivered::Refuse => {
-            let size = body.as_ref().map_or(0, ArrayBuffer::byte_length);
-            let message = format!(
-                "offline-sync did not queue {} {}: its body is {size} bytes, over maxBodyBytes ({})",
-                entry.method, entry.url, worker.config.max_body_bytes
-            );
-            js::warn(&message);
-            return Ok(net::json_response(413, &protocol::error_answer(&message))?);
-        }
-    };
-    let entry = Entry { attempts, last_error: Some(format!("network error: {reason}")), ..entry };
-    Ok(keep(&worker, entry, body.as_ref()).await?)
-}
-
 /// Why a mutation was kept without being tried.
-fn untried(live: Live) -> Error {
-    match live {
-        Live::Offline => Error::Network("offline".into()),
-        _ => Error::Network("not tried, the server did not answer the last request".into()),
-    }
+fn untried(live: Option<Live>) -> String {
+    let why = match live {
+        Some(Live::Offline) => "offline",
+        _ => "not tried, the server did not answer the last request",
+    };
+    Error::Network(why.into()).to_string()
 }
 
 /// The body's bytes (`None` inside for an empty body), or `None` when it cannot be read (a failing
