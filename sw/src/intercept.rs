@@ -18,7 +18,7 @@ pub enum Live {
 /// The next step of one intercepted mutation, which the shell carries out.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Step {
-    /// Queue-first: commit it; its own request then leaves if `send_now` says so.
+    /// Queue-first: commit it; its own request then does as [`Own`] says.
     QueueFirst,
     /// Send its request, then say what came of it (`Mutation::returned`).
     Send,
@@ -134,10 +134,26 @@ pub fn fits(len: u64, max_body_bytes: u64) -> bool {
     len <= max_body_bytes
 }
 
-/// Queue-first: whether the committed entry's own request leaves now. Behind earlier entries, or
-/// while a replay runs (it sends this one in its turn), or with no network at all, it waits.
-pub fn send_now(first_in_line: bool, replaying: bool, online: bool) -> bool {
-    first_in_line && !replaying && online
+/// Queue-first, once its entry is committed: what its own request does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Own {
+    /// It leaves now.
+    Send,
+    /// It waits, and goes in its turn: earlier entries wait, a replay runs, or there is no network.
+    Wait,
+    /// Read the queue's head first, to know whether earlier entries wait.
+    ReadHead,
+}
+
+/// `heads`: whether the entry heads the queue, `None` while that is unknown. While a replay runs
+/// or with no network it waits whatever, so the head is read only when it decides.
+pub fn own(heads: Option<bool>, replaying: bool, online: bool) -> Own {
+    match heads {
+        _ if replaying || !online => Own::Wait,
+        None => Own::ReadHead,
+        Some(true) => Own::Send,
+        Some(false) => Own::Wait,
+    }
 }
 
 #[cfg(test)]
@@ -221,9 +237,10 @@ mod tests {
 
     #[test]
     fn a_queue_first_request_leaves_only_first_in_line_with_no_replay_and_a_network() {
-        assert!(send_now(true, false, true));
-        for (first, replaying, online) in [(false, false, true), (true, true, true), (true, false, false), (false, true, false)] {
-            assert!(!send_now(first, replaying, online), "{first} {replaying} {online}");
+        assert_eq!(own(Some(true), false, true), Own::Send);
+        assert_eq!(own(None, false, true), Own::ReadHead);
+        for (heads, replaying, online) in [(Some(false), false, true), (Some(true), true, true), (None, true, true), (None, false, false), (Some(true), false, false)] {
+            assert_eq!(own(heads, replaying, online), Own::Wait, "{heads:?} {replaying} {online}");
         }
     }
 }

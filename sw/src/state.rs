@@ -6,7 +6,7 @@
 use crate::coalesce::{self, Fold, Pushed};
 use crate::entry::Entry;
 use crate::error::Error;
-use crate::intercept::{self, Mutation, Reach, Returned, Step};
+use crate::intercept::{self, Mutation, Own, Reach, Returned, Step};
 use crate::protocol::{Event, Status};
 
 /// What a replay trigger (a `sync` event, a page's ask, an online answer) does.
@@ -215,13 +215,24 @@ impl State {
         mutation.returned(&mut self.reach, returned)
     }
 
-    /// Queue-first: the committed entry's own request goes now.
-    pub fn send_own(&mut self, id: u64, first_in_line: bool, online: bool) -> bool {
-        let now = intercept::send_now(first_in_line, self.syncing, online);
-        if now {
+    /// Queue-first: what the committed entry `id`'s own request does, `pending` entries queued
+    /// with it (alone, it heads the queue).
+    pub fn committed_first(&mut self, id: u64, pending: u32, online: bool) -> Own {
+        self.own(id, (pending == 1).then_some(true), online)
+    }
+
+    /// Queue-first, after [`Own::ReadHead`]: `head` is the queue's, `None` when it could not be
+    /// read (the entry then waits for a replay, which sends it in its turn).
+    pub fn head_read(&mut self, id: u64, head: Option<u64>, online: bool) -> Own {
+        self.own(id, Some(head == Some(id)), online)
+    }
+
+    fn own(&mut self, id: u64, heads: Option<bool>, online: bool) -> Own {
+        let own = intercept::own(heads, self.syncing, online);
+        if own == Own::Send {
             self.in_flight.push(id);
         }
-        now
+        own
     }
 
     pub fn own_sent(&mut self, id: u64) {
@@ -362,13 +373,17 @@ mod tests {
     #[test]
     fn a_queue_first_request_out_is_known_until_it_is_answered() {
         let mut s = State::default();
-        assert!(!s.send_own(3, false, true), "behind earlier entries it waits");
-        assert!(s.send_own(4, true, true));
-        assert_eq!(s.in_flight(), [4]);
+        assert_eq!(s.committed_first(3, 2, true), Own::ReadHead);
+        assert_eq!(s.head_read(3, Some(2), true), Own::Wait, "behind earlier entries it waits");
+        assert_eq!(s.committed_first(4, 1, true), Own::Send, "alone, it heads the queue");
+        assert_eq!(s.head_read(6, Some(6), true), Own::Send);
+        assert_eq!(s.in_flight(), [4, 6]);
         s.own_sent(4);
+        s.own_sent(6);
         assert!(s.in_flight().is_empty());
+        assert_eq!(s.head_read(7, None, true), Own::Wait, "a head that could not be read");
         s.drain_starts();
-        assert!(!s.send_own(5, true, true), "a replay under way sends it in its turn");
+        assert_eq!(s.committed_first(5, 3, true), Own::Wait, "a replay under way sends it in its turn, so the head is not read");
     }
 
     #[test]

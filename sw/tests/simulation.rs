@@ -10,7 +10,7 @@
 //! with the queue's mark, which every write and read moves on), and the server's records must end
 //! as if every mutation that was answered had been applied once, in order. In some seeds the
 //! worker runs queue-first: each write is committed, and its own request leaves when
-//! `State::send_own` says so, coming back at any point of a run, or never if its worker is
+//! `State::committed_first` says so, coming back at any point of a run, or never if its worker is
 //! killed; a replay must neither send nor overtake it. A write with nothing to merge into waits
 //! in the group commit, which commits it with whatever came meanwhile, some steps later.
 //!
@@ -27,7 +27,7 @@ use offline_sync::dead_letter::DeadLetter;
 use offline_sync::drain::{BatchSent, Command, Drain, Head};
 use offline_sync::entry::Entry;
 use offline_sync::error::Error;
-use offline_sync::intercept::{self, Live, Returned, Step};
+use offline_sync::intercept::{self, Live, Own, Returned, Step};
 use offline_sync::outcome::Attempt;
 use offline_sync::state::State;
 use serde_json::Value;
@@ -332,7 +332,7 @@ impl Sim {
     }
 
     /// Queue-first, as the shell does it: committed first (counted as sent, so nothing merges
-    /// into it), then its own request leaves if `State::send_own` says so.
+    /// into it), then its own request does as `State::committed_first` (and `head_read`) say.
     fn write_first(&mut self, memory: &mut Memory, entry: Entry, body: Vec<u8>, record: String) {
         let id = self.next_id;
         self.next_id += 1;
@@ -340,14 +340,15 @@ impl Sim {
         self.queue.insert(id, entry.clone());
         self.bodies.insert(id, body.clone());
         self.answered.push((record, entry.method.clone(), body.clone()));
-        // Its commit moves the mark on, and so does the read of the queue's head, when it is not
-        // alone there.
+        // Its commit moves the mark on, and so does the read of the queue's head, when the core
+        // asks for it.
         self.next_mark();
-        if self.queue.len() > 1 {
+        let mut own = memory.state.committed_first(id, self.queue.len() as u32, true);
+        if own == Own::ReadHead {
             self.next_mark();
+            own = memory.state.head_read(id, self.queue.keys().next().copied(), true);
         }
-        let first_in_line = self.queue.keys().next() == Some(&id);
-        if memory.state.send_own(id, first_in_line, true) {
+        if own == Own::Send {
             self.stats.own_sent += 1;
             memory.out.push((id, entry, body));
         }

@@ -4,7 +4,7 @@ use super::queue::{Pushed, Queue, Stored};
 use super::worker::Worker;
 use super::{js, net, replay};
 use crate::coalesce;
-use crate::intercept::{self, Live, Returned, Step};
+use crate::intercept::{self, Live, Own, Returned, Step};
 use crate::entry::{headers_to_store, Entry};
 use crate::error::Error;
 use crate::protocol::{self, Event};
@@ -162,9 +162,18 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
         Err(e) => return storage_failed(&e),
     };
     entry.id = Some(id);
-    // Alone in the queue, it heads it; else the head is read.
-    let first_in_line = pending == 1 || matches!(queue.read(None, 1).await.as_deref(), Ok([(head, _)]) if *head == id);
-    if !worker.state.borrow_mut().send_own(id, first_in_line, js::online()) {
+    let mut own = worker.state.borrow_mut().committed_first(id, pending, js::online());
+    if own == Own::ReadHead {
+        let head = match queue.read(None, 1).await {
+            Ok(head) => head.first().map(|(head, _)| *head),
+            Err(e) => {
+                js::warn(&format!("offline-sync: entry {id} waits for a replay, the queue's head could not be read: {e}"));
+                None
+            }
+        };
+        own = worker.state.borrow_mut().head_read(id, head, js::online());
+    }
+    if own != Own::Send {
         // Earlier entries wait: this one goes in its turn (or when the network is back).
         let answer = announce_queued(&worker, &entry, id, pending).await;
         replay::replay_if_waiting(worker, false);
