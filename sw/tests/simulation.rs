@@ -982,7 +982,8 @@ fn live_while_the_server_goes_down(seed: u64, total: &mut LiveStats) {
                 (Some(Live::Keep), Step::Keep { attempts: 0 }, _) => total.kept += 1,
                 (Some(Live::Keep), ..) => fail(format!("a mutation kept untried goes on to {step:?}")),
                 (Some(live), Step::Send, _) => {
-                    total.unstorable_tried += u64::from(unstorable && probe_out);
+                    // Counted only where one that fits would have been kept: the last heard was a failure.
+                    total.unstorable_tried += u64::from(unstorable && probe_out && last == Some(false));
                     *if live == Live::Probe { &mut total.probes } else { &mut total.sent } += 1;
                     out.push((now + rng.random_range(1.0..50.0), mutation, up, !unstorable));
                 }
