@@ -25,5 +25,4 @@ pub mod shell;
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
-// SAFETY: the worker's one allocator, made once; wasm memory grows only through it.
-static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
