@@ -15,32 +15,45 @@ pub enum Live {
     Offline,
 }
 
-/// The next step of one intercepted mutation, which the shell carries out.
+/// The first step of one intercepted mutation, which the shell carries out.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Step {
+pub enum First {
     /// Queue-first: commit it; its own request then does as [`Own`] says.
     QueueFirst,
     /// Send its request, then say what came of it (`Mutation::returned`).
     Send,
+    /// Not tried.
+    Undelivered(Undelivered),
+}
+
+/// What a mutation that was not delivered becomes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Undelivered {
     /// Queue it, starting with these attempts, and answer 202.
     Keep { attempts: u32 },
     /// Answer 413: the queue cannot hold its body.
     Refuse,
-    /// Give the page the server's answer. The server is reachable, so what waits is replayed.
-    Deliver,
-    /// Give the page its abort: it gave the request up.
-    Abort,
 }
 
-/// What came of a mutation's own request.
+/// What came of a mutation's own request: the server's answer `A`, or the network's failure `E`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Returned {
+pub enum Returned<A, E> {
     /// Any answer, even one the page no longer waited for: the server is reachable.
-    Answered,
-    /// A network failure.
-    Failed,
+    Answered(A),
+    Failed(E),
     /// The page aborted it before an answer, which says nothing of the server.
     Aborted,
+}
+
+/// The step after a mutation's request came back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Then<A, E> {
+    /// Give the page the server's answer. The server is reachable, so what waits is replayed.
+    Deliver(A),
+    /// It failed, with this failure.
+    Undelivered(Undelivered, E),
+    /// Give the page its abort: it gave the request up.
+    Abort,
 }
 
 /// One intercepted mutation on its way: network-first as `live` says (`None`: queue-first), and
@@ -67,30 +80,35 @@ impl Mutation {
         self.live
     }
 
-    pub fn first(&self) -> Step {
+    pub fn first(&self) -> First {
         match self.live {
-            None => Step::QueueFirst,
-            Some(Live::Send | Live::Probe) => Step::Send,
-            Some(Live::Keep | Live::Offline) => self.undelivered(false),
+            None => First::QueueFirst,
+            Some(Live::Send | Live::Probe) => First::Send,
+            Some(Live::Keep | Live::Offline) => First::Undelivered(self.undelivered(false)),
         }
     }
 
     /// The step after its request came back; `reach` hears of it.
-    pub fn returned(&self, reach: &mut Reach, returned: Returned) -> Step {
+    pub fn returned<A, E>(&self, reach: &mut Reach, returned: Returned<A, E>) -> Then<A, E> {
         if let Some(live) = self.live {
-            reach.came_back(live, (returned != Returned::Aborted).then_some(returned == Returned::Answered));
+            let answered = match returned {
+                Returned::Answered(_) => Some(true),
+                Returned::Failed(_) => Some(false),
+                Returned::Aborted => None,
+            };
+            reach.came_back(live, answered);
         }
         match returned {
-            Returned::Answered => Step::Deliver,
-            Returned::Failed => self.undelivered(true),
-            Returned::Aborted => Step::Abort,
+            Returned::Answered(answer) => Then::Deliver(answer),
+            Returned::Failed(failure) => Then::Undelivered(self.undelivered(true), failure),
+            Returned::Aborted => Then::Abort,
         }
     }
 
     /// Not delivered; `left`: its request went out. One that left may have reached the server
     /// with only its answer lost, so it counts as sent and nothing merges into it.
-    fn undelivered(&self, left: bool) -> Step {
-        if self.fits { Step::Keep { attempts: u32::from(left) } } else { Step::Refuse }
+    fn undelivered(&self, left: bool) -> Undelivered {
+        if self.fits { Undelivered::Keep { attempts: u32::from(left) } } else { Undelivered::Refuse }
     }
 }
 
@@ -145,6 +163,26 @@ pub enum Own {
     ReadHead,
 }
 
+/// Queue-first, once its own request came back: what becomes of its committed entry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Owned<A, E> {
+    /// Remove the entry, and give the page the server's answer.
+    Delivered(A),
+    /// The entry stays and goes in its turn; note this failure on it (`None`: the page aborted,
+    /// which says nothing worth noting), and answer 202.
+    Stays(Option<E>),
+}
+
+/// Any answer delivers a queue-first entry, as it does a network-first mutation; the page's abort
+/// does not undo a commit.
+pub fn owned<A, E>(returned: Returned<A, E>) -> Owned<A, E> {
+    match returned {
+        Returned::Answered(answer) => Owned::Delivered(answer),
+        Returned::Failed(failure) => Owned::Stays(Some(failure)),
+        Returned::Aborted => Owned::Stays(None),
+    }
+}
+
 /// `heads`: whether the entry heads the queue, `None` while that is unknown. While a replay runs
 /// or with no network it waits whatever, so the head is read only when it decides.
 pub fn own(heads: Option<bool>, replaying: bool, online: bool) -> Own {
@@ -194,25 +232,25 @@ mod tests {
         let mut reach = Reach::default();
         reach.came_back(Live::Send, Some(false));
         let probe = Mutation::start(&mut reach, false, true, true);
-        assert_eq!((probe.live(), probe.first()), (Some(Live::Probe), Step::Send));
+        assert_eq!((probe.live(), probe.first()), (Some(Live::Probe), First::Send));
         let big = Mutation::start(&mut reach, false, false, true);
-        assert_eq!((big.live(), big.first()), (Some(Live::Send), Step::Send));
+        assert_eq!((big.live(), big.first()), (Some(Live::Send), First::Send));
         let waits = Mutation::start(&mut reach, false, true, true);
-        assert_eq!(waits.first(), Step::Keep { attempts: 0 }, "a body that fits waits for the probe, untried");
-        assert_eq!(big.returned(&mut reach, Returned::Failed), Step::Refuse);
-        assert_eq!(Mutation::start(&mut reach, false, false, false).first(), Step::Refuse, "no network: nothing to try");
-        assert_eq!(Mutation::start(&mut reach, true, false, false).first(), Step::Refuse, "queue-first cannot hold it either");
-        assert_eq!(probe.returned(&mut reach, Returned::Answered), Step::Deliver);
-        assert_eq!(Mutation::start(&mut reach, false, true, true).first(), Step::Send, "its answer ends the outage");
+        assert_eq!(waits.first(), First::Undelivered(Undelivered::Keep { attempts: 0 }), "a body that fits waits for the probe, untried");
+        assert_eq!(big.returned(&mut reach, Returned::<(), _>::Failed("cut")), Then::Undelivered(Undelivered::Refuse, "cut"));
+        assert_eq!(Mutation::start(&mut reach, false, false, false).first(), First::Undelivered(Undelivered::Refuse), "no network: nothing to try");
+        assert_eq!(Mutation::start(&mut reach, true, false, false).first(), First::Undelivered(Undelivered::Refuse), "queue-first cannot hold it either");
+        assert_eq!(probe.returned(&mut reach, Returned::<_, ()>::Answered(200)), Then::Deliver(200));
+        assert_eq!(Mutation::start(&mut reach, false, true, true).first(), First::Send, "its answer ends the outage");
     }
 
     #[test]
     fn a_failed_request_is_kept_as_sent_and_an_abort_goes_back_to_the_page_saying_nothing_of_the_server() {
         let mut reach = Reach::default();
         let sent = Mutation::start(&mut reach, false, true, true);
-        assert_eq!(sent.returned(&mut reach, Returned::Failed), Step::Keep { attempts: 1 });
+        assert_eq!(sent.returned(&mut reach, Returned::<(), _>::Failed("cut")), Then::Undelivered(Undelivered::Keep { attempts: 1 }, "cut"));
         let probe = Mutation::start(&mut reach, false, true, true);
-        assert_eq!(probe.returned(&mut reach, Returned::Aborted), Step::Abort);
+        assert_eq!(probe.returned(&mut reach, Returned::<(), ()>::Aborted), Then::Abort);
         assert_eq!(Mutation::start(&mut reach, false, true, true).live(), Some(Live::Probe), "still unreachable");
     }
 
@@ -221,11 +259,18 @@ mod tests {
         let mut reach = Reach::default();
         reach.came_back(Live::Send, Some(false));
         let first = Mutation::start(&mut reach, true, true, true);
-        assert_eq!((first.live(), first.first()), (None, Step::QueueFirst));
-        assert_eq!(Mutation::start(&mut reach, true, true, false).first(), Step::QueueFirst, "offline too");
+        assert_eq!((first.live(), first.first()), (None, First::QueueFirst));
+        assert_eq!(Mutation::start(&mut reach, true, true, false).first(), First::QueueFirst, "offline too");
         let big = Mutation::start(&mut reach, true, false, true);
         assert_eq!(big.live(), Some(Live::Probe), "queue-first took no probe");
-        assert_eq!(big.returned(&mut reach, Returned::Answered), Step::Deliver);
+        assert_eq!(big.returned(&mut reach, Returned::<_, ()>::Answered(201)), Then::Deliver(201));
+    }
+
+    #[test]
+    fn a_queue_first_entry_leaves_the_queue_on_any_answer_and_stays_on_a_failure_or_an_abort() {
+        assert_eq!(owned(Returned::<_, ()>::Answered(503)), Owned::Delivered(503));
+        assert_eq!(owned(Returned::<(), _>::Failed("cut")), Owned::Stays(Some("cut")));
+        assert_eq!(owned(Returned::<(), ()>::Aborted), Owned::Stays(None));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use crate::coalesce::{self, Fold, Pushed};
 use crate::entry::Entry;
 use crate::error::Error;
-use crate::intercept::{self, Mutation, Own, Reach, Returned, Step};
+use crate::intercept::{self, Mutation, Own, Owned, Reach, Returned, Then};
 use crate::protocol::{Event, Status};
 
 /// What a replay trigger (a `sync` event, a page's ask, an online answer) does.
@@ -211,7 +211,7 @@ impl State {
         Mutation::start(&mut self.reach, queue_first, fits, online)
     }
 
-    pub fn returned(&mut self, mutation: &Mutation, returned: Returned) -> Step {
+    pub fn returned<A, E>(&mut self, mutation: &Mutation, returned: Returned<A, E>) -> Then<A, E> {
         mutation.returned(&mut self.reach, returned)
     }
 
@@ -235,8 +235,10 @@ impl State {
         own
     }
 
-    pub fn own_sent(&mut self, id: u64) {
+    /// Queue-first: the committed entry `id`'s own request came back (see [`intercept::owned`]).
+    pub fn own_returned<A, E>(&mut self, id: u64, returned: Returned<A, E>) -> Owned<A, E> {
         self.in_flight.retain(|&out| out != id);
+        intercept::owned(returned)
     }
 
     pub fn in_flight(&self) -> &[u64] {
@@ -378,8 +380,9 @@ mod tests {
         assert_eq!(s.committed_first(4, 1, true), Own::Send, "alone, it heads the queue");
         assert_eq!(s.head_read(6, Some(6), true), Own::Send);
         assert_eq!(s.in_flight(), [4, 6]);
-        s.own_sent(4);
-        s.own_sent(6);
+        assert_eq!(s.own_returned(4, Returned::<_, ()>::Answered(201)), Owned::Delivered(201));
+        assert_eq!(s.in_flight(), [6]);
+        assert_eq!(s.own_returned(6, Returned::<(), _>::Failed("cut")), Owned::Stays(Some("cut")));
         assert!(s.in_flight().is_empty());
         assert_eq!(s.head_read(7, None, true), Own::Wait, "a head that could not be read");
         s.drain_starts();

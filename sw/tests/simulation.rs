@@ -27,7 +27,7 @@ use offline_sync::dead_letter::DeadLetter;
 use offline_sync::drain::{BatchSent, Command, Drain, Head};
 use offline_sync::entry::Entry;
 use offline_sync::error::Error;
-use offline_sync::intercept::{self, Live, Own, Returned, Step};
+use offline_sync::intercept::{self, First, Live, Own, Owned, Returned, Then, Undelivered};
 use offline_sync::outcome::Attempt;
 use offline_sync::state::State;
 use serde_json::Value;
@@ -354,19 +354,26 @@ impl Sim {
         }
     }
 
-    /// A queue-first request of `memory`'s comes back; the shell removes its entry after a 2xx,
-    /// or notes the failure on it. `elsewhere`: another worker's replay runs meanwhile, and may
-    /// still send the entry from what it read (a duplicate under the same key).
+    /// A queue-first request of `memory`'s comes back; the shell removes its entry once it is
+    /// delivered, or notes the failure on it, as `State::own_returned` says. `elsewhere`: another
+    /// worker's replay runs meanwhile, and may still send the entry from what it read (a duplicate
+    /// under the same key).
     fn own_answer(&mut self, memory: &mut Memory, at: usize, elsewhere: bool) {
         let (id, mut entry, body) = memory.out.swap_remove(at);
-        let (attempt, _) = self.over_network(&entry, &body);
-        memory.state.own_sent(id);
+        let returned = match self.over_network(&entry, &body).0 {
+            Attempt::Answered { status, .. } => Returned::Answered(status),
+            Attempt::NetworkError(reason) => Returned::Failed(reason),
+        };
+        let owned = memory.state.own_returned(id, returned);
         self.replay_owed = true;
         if self.storage_fails() {
             return;
         }
-        match attempt {
-            Attempt::Answered { status, .. } if (200..300).contains(&status) => {
+        match owned {
+            // Any answer is the page's, which counts every queue-first write as answered: the
+            // server of `page_writing` accepts every write, so the answer is always a 2xx.
+            Owned::Delivered(status) if !(200..300).contains(&status) => self.fail(&format!("{} was answered {status}", entry.idempotency_key)),
+            Owned::Delivered(_) => {
                 if let Some(gone) = self.queue.remove(&id) {
                     if elsewhere {
                         self.delivered_elsewhere.insert(gone.idempotency_key.clone());
@@ -374,14 +381,11 @@ impl Sim {
                     self.removed_at.insert(gone.idempotency_key, self.now);
                 }
             }
-            Attempt::Answered { status, .. } => {
-                entry.last_status = Some(status);
-                self.rewrite(id, entry);
-            }
-            Attempt::NetworkError(reason) => {
+            Owned::Stays(Some(reason)) => {
                 entry.last_error = Some(reason);
                 self.rewrite(id, entry);
             }
+            Owned::Stays(None) => {}
         }
     }
 
@@ -805,10 +809,9 @@ impl Sim {
         // Order: strictly by queue position with one request at a time, else per record and URL.
         let position = |key: &String| self.mutations.iter().position(|m| &m.entry.idempotency_key == key).unwrap_or_default();
         let applied: Vec<usize> = self.server.order.iter().map(position).collect();
-        if self.config.replay_concurrency <= 1 || self.config.batch_url.is_some() && self.server.batches {
-            if !applied.windows(2).all(|w| w[0] < w[1]) {
-                self.fail(&format!("applied out of queue order: {applied:?}"));
-            }
+        let in_order = self.config.replay_concurrency <= 1 || self.config.batch_url.is_some() && self.server.batches;
+        if in_order && !applied.windows(2).all(|w| w[0] < w[1]) {
+            self.fail(&format!("applied out of queue order: {applied:?}"));
         }
         for lane in self.lanes() {
             let on_lane: Vec<usize> = applied.iter().copied().filter(|&p| self.on_lane(p, &lane)).collect();
@@ -968,20 +971,20 @@ fn live_while_the_server_goes_down(seed: u64, total: &mut LiveStats) {
             let step = mutation.first();
             let probe_out = out.iter().any(|(_, m, ..)| m.live() == Some(Live::Probe));
             match (mutation.live(), step, last) {
-                (None, Step::QueueFirst, _) if queue_first && !unstorable => {
+                (None, First::QueueFirst, _) if queue_first && !unstorable => {
                     total.queue_first += 1;
                     continue;
                 }
-                (None, ..) | (_, Step::QueueFirst, _) => fail(format!("{mutation:?} is queue-first though {}", if queue_first { "too big" } else { "not asked for" })),
+                (None, ..) | (_, First::QueueFirst, _) => fail(format!("{mutation:?} is queue-first though {}", if queue_first { "too big" } else { "not asked for" })),
                 (Some(Live::Keep), _, _) if unstorable => fail("a mutation the queue cannot hold kept untried".into()),
                 (Some(Live::Keep), _, Some(true) | None) => fail("a mutation kept untried though the last request was answered".into()),
                 (Some(Live::Send), _, Some(false)) if !unstorable => fail("a mutation sent as if reachable though the last request met a failure".into()),
                 (Some(Live::Probe), ..) if probe_out => fail("two probes out at once".into()),
                 (Some(Live::Keep), ..) if out.is_empty() => fail("kept untried with nothing out that could find the server back".into()),
                 (Some(Live::Offline), ..) => fail("kept as offline though the browser is online".into()),
-                (Some(Live::Keep), Step::Keep { attempts: 0 }, _) => total.kept += 1,
+                (Some(Live::Keep), First::Undelivered(Undelivered::Keep { attempts: 0 }), _) => total.kept += 1,
                 (Some(Live::Keep), ..) => fail(format!("a mutation kept untried goes on to {step:?}")),
-                (Some(live), Step::Send, _) => {
+                (Some(live), First::Send, _) => {
                     // Counted only where one that fits would have been kept: the last heard was a failure.
                     total.unstorable_tried += u64::from(unstorable && probe_out && last == Some(false));
                     *if live == Live::Probe { &mut total.probes } else { &mut total.sent } += 1;
@@ -994,16 +997,16 @@ fn live_while_the_server_goes_down(seed: u64, total: &mut LiveStats) {
             now = at;
             let (returned, answered) = if rng.random_bool(0.05) {
                 total.aborted += 1;
-                (Returned::Aborted, None)
+                (Returned::<(), ()>::Aborted, None)
             } else if reached && up {
-                (Returned::Answered, Some(true))
+                (Returned::Answered(()), Some(true))
             } else {
                 total.failures += 1;
-                (Returned::Failed, Some(false))
+                (Returned::Failed(()), Some(false))
             };
             match (returned, state.returned(&mutation, returned), fits) {
-                (Returned::Answered, Step::Deliver, _) | (Returned::Aborted, Step::Abort, _) | (Returned::Failed, Step::Keep { attempts: 1 }, true) => {}
-                (Returned::Failed, Step::Refuse, false) => total.refused += 1,
+                (Returned::Answered(()), Then::Deliver(()), _) | (Returned::Aborted, Then::Abort, _) | (Returned::Failed(()), Then::Undelivered(Undelivered::Keep { attempts: 1 }, ()), true) => {}
+                (Returned::Failed(()), Then::Undelivered(Undelivered::Refuse, ()), false) => total.refused += 1,
                 (returned, step, _) => fail(format!("{mutation:?}, {returned:?}, goes on to {step:?}")),
             }
             last = answered.or(last);

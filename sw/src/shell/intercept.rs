@@ -4,7 +4,7 @@ use super::queue::{Pushed, Queue, Stored};
 use super::worker::Worker;
 use super::{js, net, replay};
 use crate::coalesce;
-use crate::intercept::{self, Live, Own, Returned, Step};
+use crate::intercept::{self, First, Live, Own, Owned, Returned, Then, Undelivered};
 use crate::entry::{headers_to_store, Entry};
 use crate::error::Error;
 use crate::protocol::{self, Event};
@@ -32,40 +32,34 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
     let mutation = worker.state.borrow_mut().intercept(worker.config.queue_first, fits, js::online());
     // Kept at once (no network, or a probe out while the server does not answer), nothing is
     // built: only a request that goes out is made.
-    let (step, sent) = match mutation.first() {
-        Step::QueueFirst => {
+    let (undelivered, reason) = match mutation.first() {
+        First::QueueFirst => {
             let entry = entry_for(&worker, &request, &headers, key);
             let outgoing = with_key(&request, &headers, body.as_ref())?;
             return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
         }
-        Step::Send => {
+        First::Send => {
             let sent = net::send(&with_key(&request, &headers, body.as_ref())?).await;
-            let returned = match &sent {
-                Ok(_) => Returned::Answered,
-                Err(_) if request.signal().aborted() => Returned::Aborted,
-                Err(_) => Returned::Failed,
-            };
-            (worker.state.borrow_mut().returned(&mutation, returned), Some(sent))
+            let then = worker.state.borrow_mut().returned(&mutation, returned(sent, &request));
+            match then {
+                Then::Deliver(response) => {
+                    worker.debug(|| format!("sent {} {} → {}", request.method(), request.url(), response.status()));
+                    // Off the answer's path: the page gets its response without waiting for the queue.
+                    replay::after_online_answer(worker);
+                    return Ok(response);
+                }
+                Then::Abort => return Err(request.signal().reason()),
+                Then::Undelivered(undelivered, failure) => (undelivered, failure.to_string()),
+            }
         }
-        step => (step, None),
+        First::Undelivered(undelivered) => (undelivered, untried(mutation.live())),
     };
-    match (step, sent) {
-        (Step::Deliver, Some(Ok(response))) => {
-            worker.debug(|| format!("sent {} {} → {}", request.method(), request.url(), response.status()));
-            // Off the answer's path: the page gets its response without waiting for the queue.
-            replay::after_online_answer(worker);
-            Ok(response)
-        }
-        (Step::Abort, _) => Err(request.signal().reason()),
-        (Step::Keep { attempts }, sent) => {
-            let reason = match sent {
-                Some(Err(e)) => e.to_string(),
-                _ => untried(mutation.live()),
-            };
+    match undelivered {
+        Undelivered::Keep { attempts } => {
             let entry = Entry { attempts, last_error: Some(reason), ..entry_for(&worker, &request, &headers, key) };
             Ok(keep(&worker, entry, body.as_ref()).await?)
         }
-        (Step::Refuse, _) => {
+        Undelivered::Refuse => {
             let size = body.as_ref().map_or(0, ArrayBuffer::byte_length);
             let message = format!(
                 "offline-sync did not queue {} {}: its body is {size} bytes, over maxBodyBytes ({})",
@@ -76,7 +70,15 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
             js::warn(&message);
             Ok(net::json_response(413, &protocol::error_answer(&message))?)
         }
-        (Step::QueueFirst | Step::Send | Step::Deliver, _) => unreachable!("only an answer is delivered, and a request is sent once"),
+    }
+}
+
+/// What came of a request the page sent: a failure after its abort is the abort.
+fn returned(sent: Result<Response, Error>, request: &Request) -> Returned<Response, Error> {
+    match sent {
+        Ok(response) => Returned::Answered(response),
+        Err(_) if request.signal().aborted() => Returned::Aborted,
+        Err(e) => Returned::Failed(e),
     }
 }
 
@@ -180,9 +182,9 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
         return answer;
     }
     let sent = net::send(outgoing).await;
-    worker.state.borrow_mut().own_sent(id);
-    match sent {
-        Ok(response) => {
+    let owned = worker.state.borrow_mut().own_returned(id, returned(sent, outgoing));
+    match owned {
+        Owned::Delivered(response) => {
             worker.debug(|| format!("sent {} {} → {} (queue-first)", entry.method, entry.url, response.status()));
             if let Err(e) = queue.remove_all(&[id]).await {
                 js::warn(&format!("offline-sync: a delivered entry stays queued and will be resent under its key: {e}"));
@@ -190,11 +192,13 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
             replay::after_online_answer(worker);
             Ok(response)
         }
-        Err(e) => {
-            entry.last_error = Some(e.to_string());
-            // The entry is committed whatever: a failed note of the failure still answers 202.
-            if let Err(e) = queue.update(&Stored { entry: entry.clone(), body: body.cloned() }).await {
-                js::warn(&format!("offline-sync: entry {id} stays queued, its failure not noted: {e}"));
+        Owned::Stays(failure) => {
+            if let Some(failure) = failure {
+                entry.last_error = Some(failure.to_string());
+                // The entry is committed whatever: a failed note of the failure still answers 202.
+                if let Err(e) = queue.update(&Stored { entry: entry.clone(), body: body.cloned() }).await {
+                    js::warn(&format!("offline-sync: entry {id} stays queued, its failure not noted: {e}"));
+                }
             }
             let pending = pending_for_answer(&queue, 1).await;
             announce_queued(&worker, &entry, id, pending).await
