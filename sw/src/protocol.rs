@@ -192,8 +192,14 @@ fn replay_headers(headers: Option<&Value>) -> Result<Vec<(String, String)>, Stri
         .map(|(name, value)| {
             let value = value.as_str().ok_or_else(bad)?;
             let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !valid_name || value.contains(['\r', '\n']) {
-                return Err(format!("offline-sync: ignored 'set-replay-headers': '{name}' is not a valid header"));
+            // What `Headers` takes (a byte string with no NUL or line break): any other value
+            // would make every replay fail as it builds its request.
+            let valid_value = value.chars().all(|c| c <= '\u{ff}' && !matches!(c, '\0' | '\r' | '\n'));
+            if !valid_name {
+                return Err(format!("offline-sync: ignored 'set-replay-headers': '{name}' is not a valid header name"));
+            }
+            if !valid_value {
+                return Err(format!("offline-sync: ignored 'set-replay-headers': the value of '{name}' must be Latin-1 text with no NUL or line break"));
             }
             Ok((name.clone(), value.to_owned()))
         })
@@ -360,7 +366,12 @@ mod tests {
             parse_request(&parse(r#"{"type": "offline-sync:set-replay-headers", "headers": {"Authorization": "Bearer new"}}"#)),
             Ok(Some(Request::SetReplayHeaders(vec![("Authorization".into(), "Bearer new".into())])))
         );
-        for bad in ["null", r#"{"a": 1}"#, r#"{"bad name": "x"}"#, r#"{"x": "a\r\nInjected: 1"}"#, r#"["a"]"#] {
+        assert_eq!(
+            parse_request(&parse(r#"{"type": "offline-sync:set-replay-headers", "headers": {"X-Name": "José"}}"#)),
+            Ok(Some(Request::SetReplayHeaders(vec![("X-Name".into(), "José".into())]))),
+            "Latin-1 is a byte string"
+        );
+        for bad in ["null", r#"{"a": 1}"#, r#"{"bad name": "x"}"#, r#"{"x": "a\r\nInjected: 1"}"#, r#"{"x": "a\u0000b"}"#, r#"{"x": "名前"}"#, r#"["a"]"#] {
             let message = parse(&format!(r#"{{"type": "offline-sync:set-replay-headers", "headers": {bad}}}"#));
             assert!(parse_request(&message).is_err(), "{message}");
         }

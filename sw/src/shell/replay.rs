@@ -14,6 +14,7 @@ use crate::outcome::Attempt;
 use crate::protocol::REPLAY_BODY_LIMIT;
 use crate::state::Trigger;
 use js_sys::{ArrayBuffer, Function, Promise};
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -54,17 +55,27 @@ pub fn trigger(worker: &Rc<Worker>, network_back: bool) -> Promise {
     promise
 }
 
-/// Runs `work` while holding the replay Web Lock; where the browser has no Web Locks, the
-/// in-worker guard in `trigger` is all there is.
+/// Runs `work` while holding the replay Web Lock; where the browser has no Web Locks, or refuses
+/// the lock before granting it, the in-worker guard in `trigger` is all there is: a replay that
+/// never ran would leave every later trigger joining it.
 fn with_lock(work: impl FnOnce() -> Promise + 'static) -> Promise {
     let locks = js::get(&js::get(&js::scope(), "navigator"), "locks");
     let request = js::get(&locks, "request");
     let Some(request) = request.dyn_ref::<Function>() else { return work() };
-    let callback = Closure::once_into_js(move |_lock: JsValue| work());
-    match request.call2(&locks, &JsValue::from_str(LOCK), &callback) {
-        Ok(promise) => Promise::resolve(&promise),
-        Err(e) => Promise::reject(&e),
-    }
+    // Taken once: by the lock's callback, or by the refusal of the lock.
+    let work = Rc::new(RefCell::new(Some(work)));
+    let granted = work.clone();
+    let callback = Closure::once_into_js(move |_lock: JsValue| granted.borrow_mut().take().map_or_else(|| Promise::resolve(&JsValue::UNDEFINED), |work| work()));
+    let refused = Closure::once_into_js(move |refused: JsValue| {
+        // Once granted, the rejection is the replay's own.
+        let Some(work) = work.borrow_mut().take() else { return Promise::reject(&refused) };
+        js::warn(&format!("offline-sync: the replay lock was refused ({}); this replay runs without it", js::describe(&refused)));
+        work()
+    });
+    let held = request.call2(&locks, &JsValue::from_str(LOCK), &callback).map_or_else(|e| Promise::reject(&e), |held| Promise::resolve(&held));
+    // `Promise::catch` takes only a handler that returns nothing; this one goes on to the replay.
+    let catch = js::get(&held, "catch").unchecked_into::<Function>();
+    catch.call1(&held, &refused).map_or_else(|e| Promise::reject(&e), |p| Promise::resolve(&p))
 }
 
 /// Runs a replay and waits for it, for callers that only need to know it ended.
