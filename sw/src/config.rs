@@ -211,6 +211,13 @@ impl Config {
     }
 }
 
+/// Whether an app's own fetch handler that hands this request over (`offlineSyncWorker.handle`)
+/// has it protected: any same-origin mutation, whatever its path or the `methods` option, since
+/// the app chose it. Anything else is simply fetched.
+pub fn protects_handed_over(method: &str, url: &str, worker_origin: &str) -> bool {
+    MUTATING_METHODS.iter().any(|m| m.eq_ignore_ascii_case(method)) && same_origin_path(url, worker_origin).is_some()
+}
+
 /// `KNOWN`, comma-separated (a loop: `join`'s generic code is large for this one message).
 fn known_options() -> String {
     let mut list = String::new();
@@ -470,6 +477,15 @@ mod tests {
         assert!(!c.intercepts("POST", "https://app.example:8443/api/tasks", ORIGIN));
         assert!(!c.intercepts("POST", "https://app.example.evil/api/tasks", ORIGIN));
         assert!(!c.intercepts("POST", "http://app.example/api/tasks", ORIGIN));
+    }
+
+    #[test]
+    fn a_handed_over_request_is_protected_when_it_is_a_same_origin_mutation_on_any_path() {
+        assert!(protects_handed_over("put", "https://app.example/v1/tasks/1", ORIGIN));
+        assert!(protects_handed_over("DELETE", "https://app.example/", ORIGIN));
+        assert!(!protects_handed_over("GET", "https://app.example/api/tasks", ORIGIN));
+        assert!(!protects_handed_over("POST", "https://other.example/api/tasks", ORIGIN));
+        assert!(!protects_handed_over("POST", "https://app.example.evil/api/tasks", ORIGIN));
     }
 
     #[test]

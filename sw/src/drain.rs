@@ -388,7 +388,8 @@ impl<'w> Drain<'w> {
     /// queue, or move it to the dead letters; and tells the pages.
     fn conclude(&mut self, id: u64, attempt: &Attempt, body: &[u8], now: f64, random: f64) {
         let answered = matches!(attempt, Attempt::Answered { .. });
-        let network_down = self.run.sent(answered);
+        // One that never left says nothing of the network.
+        let network_down = !matches!(attempt, Attempt::Unsendable(_)) && self.run.sent(answered);
         let max_attempts = self.config.max_attempts;
         let Some(entry) = self.entry_mut(id) else { return };
         let next = settle(entry, attempt, max_attempts, now, random);
@@ -505,6 +506,22 @@ mod tests {
         let commands = drain_all(&mut d);
         assert!(matches!(&commands[0], Command::Update(e) if e[0].id == Some(2)), "{commands:?}");
         assert_eq!(commands[commands.len() - 2..], [Command::Remove(vec![1]), Command::ReadHead { limit: READ_AHEAD, texts: false }], "the head again, not entry 3");
+    }
+
+    #[test]
+    fn an_entry_no_request_can_be_made_of_is_buried_and_the_queue_goes_on() {
+        let config = Config::default();
+        let mut d = new(&config);
+        d.poll();
+        d.window(vec![head(1), head(2)], 2_000.0);
+        drain_all(&mut d);
+        d.sent(1, Attempt::Unsendable("TypeError: invalid header".into()), &[], 2_010.0, 0.5);
+        let commands = drain_all(&mut d);
+        assert!(matches!(&commands[0], Command::Bury(letter) if letter.id == 1 && letter.answer.is_none()), "{commands:?}");
+        assert!(matches!(&commands[1], Command::Tell(events) if matches!(events[0], Event::DeadLettered { id: 1, .. })), "{commands:?}");
+        assert_eq!(commands[2..], [Command::ReadHead { limit: READ_AHEAD, texts: false }]);
+        d.window(vec![head(2)], 2_020.0);
+        assert_eq!(drain_all(&mut d), [Command::Send(vec![2])], "the entry behind it goes");
     }
 
     #[test]

@@ -9,6 +9,9 @@ pub enum Attempt {
     Answered { status: u16, retry_after: Option<String> },
     /// The request never got an answer (offline, refused, reset).
     NetworkError(String),
+    /// No request could be made from the entry as stored (the browser refused its method, URL
+    /// or a header): it never left, and trying again cannot help.
+    Unsendable(String),
 }
 
 /// How a status is treated.
@@ -71,9 +74,17 @@ pub enum Next {
 /// Decides what happens to `entry` after `attempt`, and notes the attempt on it.
 /// `now` and `random` come from the shell, so the decision stays a plain function.
 pub fn settle(entry: &mut Entry, attempt: &Attempt, max_attempts: u32, now: f64, random: f64) -> Next {
-    entry.attempts += 1;
+    // One that never left is no attempt.
+    if !matches!(attempt, Attempt::Unsendable(_)) {
+        entry.attempts += 1;
+    }
     entry.next_attempt_at = None;
     let (status, retry_after) = match attempt {
+        Attempt::Unsendable(reason) => {
+            // Left at the head, it would stop the queue behind it for good.
+            entry.last_error = Some(format!("could not be sent: {reason}"));
+            return Next::DeadLetter(format!("it could not be sent as stored ({reason})"));
+        }
         Attempt::NetworkError(reason) => {
             entry.last_error = Some(format!("network error: {reason}"));
             let failures = entry.attempts - entry.refusals;
@@ -188,6 +199,14 @@ mod tests {
         let mut e = entry();
         assert_eq!(settle(&mut e, &answered(422), 5, 0.0, 0.5), Next::DeadLetter("the server refused it (HTTP 422)".into()));
         assert_eq!(e.last_error.as_deref(), Some("HTTP 422"));
+    }
+
+    #[test]
+    fn an_entry_no_request_can_be_made_of_becomes_a_dead_letter_untried() {
+        let mut e = entry();
+        let next = settle(&mut e, &Attempt::Unsendable("TypeError: invalid header".into()), 5, 0.0, 0.5);
+        assert_eq!(next, Next::DeadLetter("it could not be sent as stored (TypeError: invalid header)".into()));
+        assert_eq!((e.attempts, e.last_status, e.last_error.as_deref()), (0, None, Some("could not be sent: TypeError: invalid header")));
     }
 
     #[test]

@@ -363,6 +363,7 @@ impl Sim {
         let returned = match self.over_network(&entry, &body).0 {
             Attempt::Answered { status, .. } => Returned::Answered(status),
             Attempt::NetworkError(reason) => Returned::Failed(reason),
+            Attempt::Unsendable(reason) => self.fail(&format!("the simulated network made no request: {reason}")),
         };
         let owned = memory.state.own_returned(id, returned);
         self.replay_owed = true;

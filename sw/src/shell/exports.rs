@@ -2,7 +2,7 @@
 
 use super::worker::Worker;
 use super::{clients, intercept, js, replay};
-use crate::config::{Config, MUTATING_METHODS};
+use crate::config::{self, Config};
 use serde_json::Value;
 use crate::error::Error;
 use crate::page::{Plan, Reply, Step};
@@ -67,9 +67,7 @@ pub fn handle_fetch(request: Request) -> Promise {
 #[wasm_bindgen]
 pub fn handle(request: Request) -> Promise {
     let worker = Worker::current();
-    let mutation = MUTATING_METHODS.iter().any(|m| m.eq_ignore_ascii_case(&request.method()));
-    let same_origin = request.url().strip_prefix(&worker.origin).is_some_and(|rest| rest.starts_with('/'));
-    if mutation && same_origin {
+    if config::protects_handed_over(&request.method(), &request.url(), &worker.origin) {
         handle_fetch(request)
     } else {
         js::scope().fetch_with_request(&request)

@@ -155,8 +155,7 @@ async fn drain(worker: &Worker, queue: &Queue, network_back: bool) -> Result<Opt
                     }
                 });
                 let results = join::all(sends.collect()).await;
-                for (id, result) in ids.into_iter().zip(results) {
-                    let (attempt, body) = result?;
+                for (id, (attempt, body)) in ids.into_iter().zip(results) {
                     run.sent(id, attempt, &body, js::now(), js_sys::Math::random());
                 }
             }
@@ -185,9 +184,12 @@ fn body_text(body: Option<&ArrayBuffer>) -> Option<String> {
 
 /// Sends one entry as it was queued, with the page's replay headers; the attempt and the first
 /// bytes of the answer.
-async fn send_one(worker: &Worker, entry: &Entry, body: Option<&ArrayBuffer>) -> Result<(Attempt, Vec<u8>), Error> {
-    let request = net::from_entry(entry, body, worker.state.borrow().replay_headers())?;
-    Ok(match net::send(&request).await {
+async fn send_one(worker: &Worker, entry: &Entry, body: Option<&ArrayBuffer>) -> (Attempt, Vec<u8>) {
+    let request = match net::from_entry(entry, body, worker.state.borrow().replay_headers()) {
+        Ok(request) => request,
+        Err(e) => return (Attempt::Unsendable(e.to_string()), Vec::new()),
+    };
+    match net::send(&request).await {
         Ok(response) => {
             let retry_after = net::header(&response, "retry-after");
             let body = net::body_prefix(&response, REPLAY_BODY_LIMIT.max(ANSWER_LIMIT)).await;
@@ -195,7 +197,7 @@ async fn send_one(worker: &Worker, entry: &Entry, body: Option<&ArrayBuffer>) ->
         }
         Err(Error::Network(reason)) => (Attempt::NetworkError(reason), Vec::new()),
         Err(other) => (Attempt::NetworkError(other.to_string()), Vec::new()),
-    })
+    }
 }
 
 /// Sends the named entries in one request to the batch endpoint.
