@@ -57,6 +57,9 @@ pub struct State {
     sync_requested: bool,
     /// The server refused a batch: one request at a time for the rest of this worker's life.
     batch_refused: bool,
+    /// How many additions the queue's connection had made when it last found the queue empty:
+    /// until it makes another, an online answer need not look at the queue.
+    empty_after: Option<u64>,
     /// Events told while a round of news is under way: they go in the next round.
     outbox: Vec<Event>,
     /// A round of news is under way; a status is owed after the events told since the last one.
@@ -66,6 +69,9 @@ pub struct State {
 
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 struct Rerun(bool);
+
+/// The shortest time between two rounds of news in a burst.
+pub const NEWS_INTERVAL_MS: f64 = 50.0;
 
 /// The queue's mark: a count that every addition to the queue and every read of it moves on by one.
 pub type Mark = u64;
@@ -167,6 +173,28 @@ impl State {
         self.batch_refused
     }
 
+    /// Whether entries may be waiting, with `additions` made on the queue's connection so far:
+    /// not while none was made since the queue was last found empty, so a stream of online
+    /// mutations costs no storage work.
+    pub fn may_hold_entries(&self, additions: u64) -> bool {
+        self.empty_after != Some(additions)
+    }
+
+    /// The queue held `waiting` entries, counted when its connection had made `additions`:
+    /// whether to replay them.
+    pub fn counted(&mut self, waiting: u32, additions: u64) -> bool {
+        if waiting == 0 {
+            self.empty_after = Some(additions);
+        }
+        waiting > 0
+    }
+
+    /// The queue was opened anew: its connection counts additions from none, and nothing is
+    /// known of what it holds.
+    pub fn queue_opened(&mut self) {
+        self.empty_after = None;
+    }
+
     /// Events for every page, in order; `true` when no round of news is under way, so the caller
     /// starts one. A status always follows them.
     pub fn tell(&mut self, events: Vec<Event>) -> bool {
@@ -185,9 +213,13 @@ impl State {
         None
     }
 
-    /// Whether more news is owed after the round just sent (so the next one waits its turn).
-    pub fn news_owed(&self) -> bool {
-        self.status_owed
+    /// A round of news went out, `took` ms after it began: how long the next waits, if one is
+    /// owed. In a burst (16 mutations queued at once, a replay of a thousand) rounds come at most
+    /// every [`NEWS_INTERVAL_MS`], so the pages get every event without a status read and a
+    /// client listing per event.
+    pub fn round_sent(&self, took: f64) -> Option<f64> {
+        let rest = NEWS_INTERVAL_MS - took;
+        (self.status_owed && rest > 0.0).then_some(rest)
     }
 
     pub fn telling(&self) -> bool {
@@ -347,15 +379,29 @@ mod tests {
     }
 
     #[test]
+    fn the_queue_is_looked_at_only_once_something_may_have_been_added_since_it_was_found_empty() {
+        let mut s = State::default();
+        assert!(s.may_hold_entries(0), "nothing is known at first");
+        assert!(s.counted(2, 0), "entries wait: replay them");
+        assert!(s.may_hold_entries(0));
+        assert!(!s.counted(0, 3));
+        assert!(!s.may_hold_entries(3), "found empty, and nothing added since");
+        assert!(s.may_hold_entries(4), "an addition since");
+        s.queue_opened();
+        assert!(s.may_hold_entries(3), "a new connection counts anew");
+    }
+
+    #[test]
     fn news_goes_in_rounds_each_closed_by_a_status() {
         let mut s = State::default();
         let queued = || Event::Queued { id: 1, method: "POST".into(), url: "u".into(), pending: 1 };
         assert!(s.tell(vec![queued()]), "the first tells start a round");
         assert!(!s.tell(vec![queued()]), "later ones join it");
         assert_eq!(s.next_round().map(|e| e.len()), Some(2));
-        assert!(!s.news_owed());
+        assert_eq!(s.round_sent(10.0), None, "nothing owed: no wait");
         assert!(!s.tell(Vec::new()), "a status alone, while the round is under way");
-        assert!(s.news_owed());
+        assert_eq!(s.round_sent(10.0), Some(NEWS_INTERVAL_MS - 10.0), "the next round keeps its distance");
+        assert_eq!(s.round_sent(NEWS_INTERVAL_MS + 1.0), None, "a slow round needs none");
         assert_eq!(s.next_round(), Some(Vec::new()));
         assert_eq!(s.next_round(), None);
         assert!(!s.telling());

@@ -49,13 +49,13 @@ pub fn json_response(status: u16, body: &str) -> Result<Response, Error> {
     Response::new_with_opt_str_and_init(Some(body), &init).map_err(js::browser)
 }
 
-/// Up to `limit` bytes of the answer body (empty when it cannot be read).
+/// The answer body's first bytes, up to one past `limit` so that the caller can tell it was cut
+/// (empty when it cannot be read).
 pub async fn body_prefix(response: &Response, limit: usize) -> Vec<u8> {
     let Ok(promise) = response.array_buffer() else { return Vec::new() };
     match JsFuture::from(promise).await {
         Ok(buffer) => {
             let bytes = js_sys::Uint8Array::new(&buffer);
-            // One byte past the limit, so the caller can tell that it was cut.
             bytes.subarray(0, bytes.length().min(limit as u32 + 1)).to_vec()
         }
         Err(_) => Vec::new(),

@@ -15,7 +15,6 @@ use indexed_db_futures::database::Database;
 use indexed_db_futures::error::{self as idb, DomException, OpenDbError};
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionDurability, TransactionMode, TransactionOptions};
-use indexed_db_futures::KeyRange;
 use js_sys::ArrayBuffer;
 use indexed_db_futures::internals::SystemRepr;
 use std::cell::Cell;
@@ -49,10 +48,8 @@ pub struct Queue {
     /// Set when another context (a newer worker, DevTools) needs the database: this connection
     /// closed itself so as not to block that upgrade or deletion, and must be reopened.
     closed: Rc<Cell<bool>>,
-    /// Writes that may have added entries so far, and how many there had been when the queue was
-    /// last found empty: while the two agree, an online answer need not look at the queue.
+    /// Writes on this connection that may have added entries (see `State::may_hold_entries`).
     additions: Cell<u64>,
-    empty_after: Cell<Option<u64>>,
 }
 
 /// What IndexedDB refused, as text: a DOMException as `name: message` (`QuotaExceededError: …`).
@@ -93,7 +90,7 @@ impl Queue {
             })
         };
         raw.set_onversionchange(Some(on_change.into_js_value().unchecked_ref()));
-        Ok(Queue { db, closed, additions: Cell::new(0), empty_after: Cell::new(None) })
+        Ok(Queue { db, closed, additions: Cell::new(0) })
     }
 
     pub fn is_closed(&self) -> bool {
@@ -183,28 +180,12 @@ impl Queue {
         Ok(self.counts().await?.0)
     }
 
-    /// Whether entries may be waiting: false only while no write since the queue was last found
-    /// empty (by `waiting`) could have added one.
-    pub fn may_hold_entries(&self) -> bool {
-        self.empty_after.get() != Some(self.additions.get())
-    }
-
-    /// The number of waiting entries, remembering an empty queue for `may_hold_entries`.
-    pub async fn waiting(&self) -> Result<u32, Error> {
-        let additions = self.additions.get();
-        let count = self.count().await?;
-        if count == 0 {
-            self.empty_after.set(Some(additions));
-        }
-        Ok(count)
+    pub fn additions(&self) -> u64 {
+        self.additions.get()
     }
 
     fn note_addition(&self) {
         self.additions.set(self.additions.get() + 1);
-    }
-
-    pub async fn dead_count(&self) -> Result<u32, Error> {
-        Ok(self.counts().await?.1)
     }
 
     /// Waiting entries and dead letters, read in one transaction.
@@ -215,17 +196,15 @@ impl Queue {
         Ok((queued.await.map_err(storage)?, dead.await.map_err(storage)?))
     }
 
-    /// Up to `limit` records after `after`, in queue order, readable or not, read in one
+    /// The first `limit` records, in queue order, readable or not, read in one
     /// transaction that also moves the queue's mark on: nothing read here is merged into, as a
     /// replay may send it.
-    pub async fn read(&self, after: Option<u64>, limit: u32) -> Result<Vec<(u64, Found)>, Error> {
+    pub async fn read(&self, limit: u32) -> Result<Vec<(u64, Found)>, Error> {
         let tx = self.write_relaxed(&[QUEUE, META])?;
         drop(next_mark(&tx)?);
         let store = tx.object_store(QUEUE).map_err(storage)?;
-        let lower = after.map_or(0.0, |id| id as f64);
         let records = store
             .get_all::<JsValue>()
-            .with_query::<f64, _>(KeyRange::LowerBound(lower, after.is_some()))
             .with_limit(limit)
             .primitive()
             .map_err(storage)?

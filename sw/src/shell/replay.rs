@@ -110,7 +110,7 @@ async fn drain(worker: &Worker, queue: &Queue, network_back: bool) -> Result<Opt
         let Some(command) = run.poll() else { unreachable!("a run always has a next step until it is done") };
         match command {
             Command::ReadHead { limit, texts: with_texts } => {
-                let records = queue.read(None, limit).await?;
+                let records = queue.read(limit).await?;
                 bodies.clear();
                 raws.clear();
                 texts.clear();
@@ -262,21 +262,26 @@ pub fn after_online_answer(worker: Rc<Worker>) {
 /// only when something may have been added since it was last seen empty, so a stream of online
 /// mutations costs no storage work, nor even a task.
 pub fn replay_if_waiting(worker: Rc<Worker>, network_back: bool) {
-    if worker.open_queue().is_some_and(|queue| !queue.may_hold_entries()) {
+    let may_hold = |worker: &Worker, queue: &Queue| worker.state.borrow().may_hold_entries(queue.additions());
+    if worker.open_queue().is_some_and(|queue| !may_hold(&worker, &queue)) {
         return;
     }
     wasm_bindgen_futures::spawn_local(async move {
-        let waiting = match worker.queue().await {
-            Ok(queue) if queue.may_hold_entries() => queue.waiting().await,
-            Ok(_) => Ok(0),
+        let counted = match worker.queue().await {
+            Ok(queue) if !may_hold(&worker, &queue) => return,
+            Ok(queue) => {
+                let additions = queue.additions();
+                queue.count().await.map(|waiting| (waiting, additions))
+            }
             Err(e) => Err(e),
         };
-        let waiting = waiting.unwrap_or_else(|e| {
-            js::warn(&format!("offline-sync: the queue could not be read, so it waits for the next replay: {e}"));
-            0
-        });
-        if waiting > 0 {
-            run_to_end(&worker, network_back).await;
+        match counted {
+            Ok((waiting, additions)) => {
+                if worker.state.borrow_mut().counted(waiting, additions) {
+                    run_to_end(&worker, network_back).await;
+                }
+            }
+            Err(e) => js::warn(&format!("offline-sync: the queue could not be read, so it waits for the next replay: {e}")),
         }
     });
 }

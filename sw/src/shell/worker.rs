@@ -28,9 +28,6 @@ pub struct Worker {
     waker: RefCell<Option<Function>>,
 }
 
-/// The shortest time between two rounds of news in a burst.
-const NEWS_INTERVAL_MS: f64 = 50.0;
-
 thread_local! {
     /// Where `start()` keeps the worker.
     static WORKER: RefCell<Option<Rc<Worker>>> = const { RefCell::new(None) };
@@ -88,6 +85,7 @@ impl Worker {
             return Ok(queue);
         }
         let queue = Rc::new(Queue::open(DB_NAME).await?);
+        self.state.borrow_mut().queue_opened();
         *self.queue.borrow_mut() = Some(queue.clone());
         Ok(queue)
     }
@@ -144,10 +142,8 @@ impl Worker {
 
 }
 
-/// Rounds of news until none is owed: each sends what was told since the last, then one status.
-/// In a burst (16 mutations queued at once, a replay of a thousand) rounds come at most every
-/// `NEWS_INTERVAL_MS`, so the pages get every event without a status read and a client listing
-/// per event.
+/// Rounds of news until none is owed: each sends what was told since the last, then one status,
+/// and the next waits as `State::round_sent` says.
 async fn send_news(worker: Rc<Worker>) {
     loop {
         let round = worker.state.borrow_mut().next_round();
@@ -158,9 +154,9 @@ async fn send_news(worker: Rc<Worker>) {
             Err(e) => Event::Error { message: format!("the status could not be read: {e}") },
         });
         clients::broadcast(&round).await;
-        let rest = NEWS_INTERVAL_MS - (js::now() - started);
-        if rest > 0.0 && worker.state.borrow().news_owed() {
-            net::sleep(rest).await;
+        let wait = worker.state.borrow().round_sent(js::now() - started);
+        if let Some(ms) = wait {
+            net::sleep(ms).await;
         }
     }
     for sent in std::mem::take(&mut *worker.news_waiters.borrow_mut()) {
