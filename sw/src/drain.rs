@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Read up to `limit` records from the head of the queue, in order, and report them with
-    /// [`Drain::window`]; with `texts`, each body's length as UTF-8 text, when it is text.
+    /// [`Drain::window`]; with `texts`, each body as UTF-8 text, when it is text.
     ReadHead { limit: u32, texts: bool },
     /// Delete these entries (delivered, or expired).
     Remove(Vec<u64>),
@@ -30,9 +30,9 @@ pub enum Command {
     Bury(DeadLetter),
     /// Send each of these entries alone, all at once; report each with [`Drain::sent`].
     Send(Vec<u64>),
-    /// Send these entries, in this order, in one request to the batch endpoint; report it with
-    /// [`Drain::batch_sent`].
-    SendBatch(Vec<u64>),
+    /// POST `payload` (the entries `ids`, in this order) to the batch endpoint `url`, with the
+    /// page's replay headers; report it with [`Drain::batch_sent`].
+    SendBatch { url: String, payload: String, ids: Vec<u64> },
     /// The server refused the credentials: no replay until the page hands over fresh ones.
     Hold,
     /// The batch endpoint is not one: replay one request at a time from now on.
@@ -50,8 +50,8 @@ pub enum Command {
 pub struct Head {
     pub id: u64,
     pub record: Result<Entry, RecordError>,
-    /// The body's length when it is UTF-8 text (an empty body is), read only when asked.
-    pub text_len: Option<usize>,
+    /// The body when it is UTF-8 text (an empty body is), read only when asked.
+    pub text: Option<String>,
     /// The entry's own request is out (queue-first): it is neither sent nor overtaken.
     pub busy: bool,
 }
@@ -156,6 +156,11 @@ impl<'w> Drain<'w> {
         Mode::of(self.config, self.batch_refused)
     }
 
+    /// The batch endpoint, on the worker's origin (a run batches only when `batchUrl` is set).
+    fn batch_url(&self) -> String {
+        format!("{}{}", self.origin, self.config.batch_url.as_deref().unwrap_or_default())
+    }
+
     /// Deletes what was delivered and not yet deleted, now.
     fn flush_removals(&mut self) {
         if !self.delivered.is_empty() {
@@ -203,7 +208,7 @@ impl<'w> Drain<'w> {
                     if head.busy {
                         busy.push(head.id);
                     }
-                    usable.push((entry, head.text_len));
+                    usable.push((entry, head.text));
                 }
             }
         }
@@ -211,15 +216,15 @@ impl<'w> Drain<'w> {
             self.phase = Phase::Read;
             return;
         }
-        let (entries, texts): (Vec<Entry>, Vec<Option<usize>>) = usable.into_iter().unzip();
+        let (entries, texts): (Vec<Entry>, Vec<Option<String>>) = usable.into_iter().unzip();
         self.window = entries;
         self.busy = busy;
         self.plan(&texts, now);
     }
 
-    /// Picks what the window sends next. `texts`: each window entry's body length as text, for
-    /// batches (empty when planning again from what is left of a window).
-    fn plan(&mut self, texts: &[Option<usize>], now: f64) {
+    /// Picks what the window sends next. `texts`: each window entry's body as text, for batches
+    /// (empty when planning again from what is left of a window).
+    fn plan(&mut self, texts: &[Option<String>], now: f64) {
         let mode = self.mode();
         self.clean_wave = true;
         let busy = &self.busy;
@@ -248,15 +253,18 @@ impl<'w> Drain<'w> {
             }
             Plan::Send(_) if mode.batching => {
                 // The head, then the ready entries right after it that can travel with it.
-                let taken = batch::gather(self.window.iter().zip(texts).enumerate().map(|(i, (e, text_len))| {
+                let taken = batch::gather(self.window.iter().zip(texts).enumerate().map(|(i, (e, text))| {
                     let ready = i == 0 || (e.next_attempt_at.is_none_or(|at| at <= now) && !is_busy(e));
-                    text_len.filter(|_| ready && batch::same_origin(e, self.origin))
+                    text.as_ref().map(String::len).filter(|_| ready && batch::same_origin(e, self.origin))
                 }));
                 let ids: Vec<u64> = self.window.iter().take(taken).filter_map(|e| e.id).collect();
                 self.tried.extend(&ids);
                 if taken > 1 {
+                    // Gathered only where each has a text.
+                    let items: Vec<(&Entry, &str)> = self.window.iter().zip(texts).take(taken).filter_map(|(e, text)| Some((e, text.as_deref()?))).collect();
+                    let payload = batch::encode(&items, self.origin);
                     self.flush_removals();
-                    self.out.push_back(Command::SendBatch(ids.clone()));
+                    self.out.push_back(Command::SendBatch { url: self.batch_url(), payload, ids: ids.clone() });
                     self.phase = Phase::WaitingForBatch(ids);
                     return;
                 }
@@ -302,7 +310,7 @@ impl<'w> Drain<'w> {
             }
             BatchSent::Answered { status, retry_after, body } => match replay::batch_reply(status) {
                 BatchReply::NotTaken => {
-                    let url = format!("{}{}", self.origin, self.config.batch_url.as_deref().unwrap_or_default());
+                    let url = self.batch_url();
                     self.out.push_back(Command::Warn(format!("offline-sync: {url} answered {status}; replaying one request at a time")));
                     self.out.push_back(Command::RefuseBatches);
                     self.batch_refused = true;
@@ -456,7 +464,7 @@ mod tests {
     }
 
     fn head(id: u64) -> Head {
-        Head { id, record: Ok(entry(id, &format!("https://app.example/api/t/{id}"))), text_len: Some(2), busy: false }
+        Head { id, record: Ok(entry(id, &format!("https://app.example/api/t/{id}"))), text: Some("{}".into()), busy: false }
     }
 
     fn drain_all(d: &mut Drain) -> Vec<Command> {
@@ -634,7 +642,7 @@ mod tests {
         if let Ok(e) = old.record.as_mut() {
             e.queued_at = 0.0;
         }
-        let bad = Head { id: 1, record: Err(RecordError("unreadable queue record: x".into())), text_len: None, busy: false };
+        let bad = Head { id: 1, record: Err(RecordError("unreadable queue record: x".into())), text: None, busy: false };
         d.window(vec![bad, old, head(3)], 1.0 + Config::default().max_retention_ms);
         let commands = drain_all(&mut d);
         assert!(matches!(&commands[1], Command::Bury(l) if l.id == 1 && l.entry.is_none()));
@@ -649,9 +657,14 @@ mod tests {
         let mut d = new(&config);
         assert_eq!(d.poll(), Some(Command::ReadHead { limit: 50, texts: true }));
         let mut binary = head(3);
-        binary.text_len = None;
+        binary.text = None;
         d.window(vec![head(1), head(2), binary, head(4)], 2_000.0);
-        assert_eq!(drain_all(&mut d), [Command::SendBatch(vec![1, 2])]);
+        let [Command::SendBatch { url, payload, ids }] = &drain_all(&mut d)[..] else { panic!("one batch") };
+        assert_eq!((url.as_str(), ids.as_slice()), ("https://app.example/api/_batch", &[1, 2][..]));
+        let payload: serde_json::Value = serde_json::from_str(payload).unwrap();
+        let paths: Vec<&str> = payload["requests"].as_array().unwrap().iter().map(|r| r["url"].as_str().unwrap()).collect();
+        assert_eq!(paths, ["/api/t/1", "/api/t/2"], "the head and the text right after it, by path");
+        assert_eq!(payload["requests"][0]["body"], "{}");
         let body = r#"{"results":[{"status":201,"body":"{}"},{"status":422,"body":"no"}]}"#.into();
         d.batch_sent(BatchSent::Answered { status: 200, retry_after: None, body }, 2_010.0, 0.5);
         let commands = drain_all(&mut d);

@@ -558,6 +558,20 @@ impl Sim {
         BatchSent::Answered { status: 200, retry_after: None, body: serde_json::json!({ "results": results }).to_string() }
     }
 
+    /// The batch request the run made carries each entry, in order, with the body it was queued with.
+    fn check_batch(&self, url: &str, payload: &str, entries: &[Entry]) {
+        if !self.config.batch_url.as_deref().is_some_and(|path| url.ends_with(path)) {
+            self.fail(&format!("a batch sent to {url}"));
+        }
+        let payload: Value = serde_json::from_str(payload).unwrap_or_else(|e| self.fail(&format!("an unreadable batch: {e}")));
+        let requests = payload["requests"].as_array().map_or(&[][..], Vec::as_slice);
+        let carried: Vec<(&str, &str)> = requests.iter().map(|r| (r["method"].as_str().unwrap_or_default(), r["body"].as_str().unwrap_or_default())).collect();
+        let queued: Vec<(&str, String)> = entries.iter().map(|e| (e.method.as_str(), String::from_utf8(self.bodies_sent(e)).unwrap_or_default())).collect();
+        if carried.len() != queued.len() || carried.iter().zip(&queued).any(|(c, q)| c.0 != q.0 || c.1 != q.1) {
+            self.fail(&format!("the batch carries {carried:?}, not the entries {queued:?}"));
+        }
+    }
+
     fn killed(&mut self) -> bool {
         let killed = self.rng.random_bool(self.kill_rate);
         self.stats.kills += u64::from(killed);
@@ -631,8 +645,8 @@ impl Sim {
                         .take(limit as usize)
                         .map(|(&id, entry)| {
                             let body = &self.bodies[&id];
-                            let text_len = texts.then(|| std::str::from_utf8(body).ok().map(str::len)).flatten();
-                            Head { id, record: Ok(entry.clone()), text_len, busy: memory.state.in_flight().contains(&id) }
+                            let text = texts.then(|| String::from_utf8(body.clone()).ok()).flatten();
+                            Head { id, record: Ok(entry.clone()), text, busy: memory.state.in_flight().contains(&id) }
                         })
                         .collect();
                     drain.window(heads, self.now);
@@ -684,8 +698,9 @@ impl Sim {
                         drain.sent(id, attempt, &body, self.now, random);
                     }
                 }
-                Command::SendBatch(ids) => {
+                Command::SendBatch { url, payload, ids } => {
                     let entries: Vec<Entry> = ids.iter().map(|&id| drain.entry(id).cloned().unwrap_or_else(|| self.fail("a batch of entries not in the window"))).collect();
+                    self.check_batch(&url, &payload, &entries);
                     if let Some(id) = ids.iter().find(|id| memory.out.iter().any(|(out, ..)| out == *id)) {
                         self.fail(&format!("entry {id} was sent in a batch while its own request was out"));
                     }

@@ -5,7 +5,6 @@
 use super::queue::{Found, Queue, Stored};
 use super::worker::Worker;
 use super::{join, js, net};
-use crate::batch;
 use crate::dead_letter::ANSWER_LIMIT;
 use crate::drain::{BatchSent, Command, Drain, Head};
 use crate::entry::Entry;
@@ -104,7 +103,6 @@ async fn drain(worker: &Worker, queue: &Queue, network_back: bool) -> Result<Opt
     // What the last read found, by queue id: bodies to send and rewrite, raw records to bury.
     let mut bodies: Vec<(u64, Option<ArrayBuffer>)> = Vec::new();
     let mut raws: Vec<(u64, JsValue)> = Vec::new();
-    let mut texts: Vec<(u64, String)> = Vec::new();
     let body_of = |bodies: &[(u64, Option<ArrayBuffer>)], id: Option<u64>| bodies.iter().find(|(b, _)| Some(*b) == id).and_then(|(_, body)| body.clone());
     loop {
         let Some(command) = run.poll() else { unreachable!("a run always has a next step until it is done") };
@@ -113,21 +111,18 @@ async fn drain(worker: &Worker, queue: &Queue, network_back: bool) -> Result<Opt
                 let records = queue.read(limit).await?;
                 bodies.clear();
                 raws.clear();
-                texts.clear();
                 let in_flight = worker.state.borrow().in_flight().to_vec();
                 let heads = records
                     .into_iter()
                     .map(|(id, found)| match found {
                         Found::Entry(stored) => {
                             let text = with_texts.then(|| body_text(stored.body.as_ref())).flatten();
-                            let text_len = text.as_ref().map(String::len);
-                            texts.extend(text.map(|text| (id, text)));
                             bodies.push((id, stored.body));
-                            Head { id, record: Ok(stored.entry), text_len, busy: in_flight.contains(&id) }
+                            Head { id, record: Ok(stored.entry), text, busy: in_flight.contains(&id) }
                         }
                         Found::Unreadable(e, raw) => {
                             raws.push((id, raw));
-                            Head { id, record: Err(e), text_len: None, busy: false }
+                            Head { id, record: Err(e), text: None, busy: false }
                         }
                     })
                     .collect();
@@ -159,8 +154,8 @@ async fn drain(worker: &Worker, queue: &Queue, network_back: bool) -> Result<Opt
                     run.sent(id, attempt, &body, js::now(), js_sys::Math::random());
                 }
             }
-            Command::SendBatch(ids) => {
-                let sent = send_batch(worker, &run, &ids, &texts).await?;
+            Command::SendBatch { url, payload, .. } => {
+                let sent = send_batch(worker, &url, &payload).await?;
                 run.batch_sent(sent, js::now(), js_sys::Math::random());
             }
             Command::Hold => worker.state.borrow_mut().hold(),
@@ -200,22 +195,15 @@ async fn send_one(worker: &Worker, entry: &Entry, body: Option<&ArrayBuffer>) ->
     }
 }
 
-/// Sends the named entries in one request to the batch endpoint.
-/// `texts`: the bodies as text, read with the head (the run sends only entries it has a text for).
-async fn send_batch(worker: &Worker, run: &Drain<'_>, ids: &[u64], texts: &[(u64, String)]) -> Result<BatchSent, Error> {
-    let pairs: Vec<(&Entry, &str)> = ids
-        .iter()
-        .filter_map(|&id| Some((run.entry(id)?, texts.iter().find(|(t, _)| *t == id)?.1.as_str())))
-        .collect();
-    let payload = batch::encode(&pairs, &worker.origin);
-    let url = format!("{}{}", worker.origin, worker.config.batch_url.as_deref().unwrap_or_default());
+/// POSTs a batch the run made to the batch endpoint, with the page's replay headers.
+async fn send_batch(worker: &Worker, url: &str, payload: &str) -> Result<BatchSent, Error> {
     let headers = web_sys::Headers::new().map_err(js::browser)?;
     headers.set("content-type", "application/json").map_err(js::browser)?;
     for (name, value) in worker.state.borrow().replay_headers() {
         headers.set(name, value).map_err(js::browser)?;
     }
     let body = js_sys::Uint8Array::from(payload.as_bytes()).buffer();
-    let request = net::build("POST", &url, &headers, Some(&body), Some("same-origin"))?;
+    let request = net::build("POST", url, &headers, Some(&body), Some("same-origin"))?;
     Ok(match net::send(&request).await {
         Err(Error::Network(reason)) => BatchSent::NoAnswer(reason),
         Err(other) => BatchSent::NoAnswer(other.to_string()),
