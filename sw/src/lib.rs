@@ -1,6 +1,6 @@
 //! offline-sync: a service worker that keeps every failed `/api/` mutation and delivers it later.
 //!
-//! The decisions (`batch`, `coalesce`, `config`, `dead_letter`, `drain`, `entry`, `error`, `intercept`, `lanes`, `millis`, `outcome`, `page`, `protocol`, `replay`, `state`) are plain Rust, tested natively.
+//! The decisions (`batch`, `coalesce`, `config`, `dead_letter`, `drain`, `entry`, `error`, `group_commit`, `intercept`, `lanes`, `millis`, `outcome`, `page`, `protocol`, `replay`, `state`) are plain Rust, tested natively.
 //! `shell` is the thin part that touches the browser; it only exists in the wasm build.
 
 pub mod batch;
@@ -10,6 +10,7 @@ pub mod dead_letter;
 pub mod drain;
 pub mod entry;
 pub mod error;
+pub mod group_commit;
 pub mod intercept;
 pub mod lanes;
 pub mod millis;

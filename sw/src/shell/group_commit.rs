@@ -1,14 +1,14 @@
-//! Group commit: mutations that arrive while a commit is under way wait for it, then go together
-//! in the next transaction. Each page still gets its 202 only once its own entry is on disk; a
-//! lone mutation goes at once, so nothing is delayed to wait for company.
+//! Carries out the group commits (`group_commit::Commits`) over the queue: each page still gets its
+//! 202 only once its own entry is on disk.
 
 use super::js;
 use super::queue::Queue;
+use crate::group_commit::Commits;
 use crate::state::Mark;
 use crate::entry::Entry;
 use crate::error::Error;
 use js_sys::{Array, ArrayBuffer, Function, Promise};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -22,19 +22,19 @@ struct Waiting {
 
 #[derive(Default)]
 pub struct GroupCommit {
-    waiting: RefCell<Vec<Waiting>>,
-    busy: Cell<bool>,
+    commits: RefCell<Commits<Waiting>>,
 }
 
 impl GroupCommit {
     /// Appends `entry`; resolves with its id, the number waiting then and the queue's mark (see
     /// `Queue::push_all`), once the transaction holding it has committed.
     pub async fn push(self: &Rc<Self>, queue: &Rc<Queue>, entry: &Entry, body: Option<&ArrayBuffer>) -> Result<(u64, u32, Mark), Error> {
-        let mut settle = None;
-        let done = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
-        let (resolve, reject) = settle.unwrap_or_else(|| unreachable!("the executor runs at once"));
-        self.waiting.borrow_mut().push(Waiting { entry: entry.clone(), body: body.cloned(), resolve, reject });
-        if !self.busy.replace(true) {
+        // The executor runs at once, so the offer is made before the promise is awaited.
+        let mut starts = false;
+        let done = Promise::new(&mut |resolve, reject| {
+            starts = self.commits.borrow_mut().offer(Waiting { entry: entry.clone(), body: body.cloned(), resolve, reject });
+        });
+        if starts {
             wasm_bindgen_futures::spawn_local(self.clone().commit_all(queue.clone()));
         }
         match JsFuture::from(done).await {
@@ -52,10 +52,8 @@ impl GroupCommit {
     /// Commits what waits, then what arrived meanwhile, until nothing is left.
     async fn commit_all(self: Rc<Self>, queue: Rc<Queue>) {
         loop {
-            let batch = std::mem::take(&mut *self.waiting.borrow_mut());
-            if batch.is_empty() {
-                break;
-            }
+            let next = self.commits.borrow_mut().next_commit();
+            let Some(batch) = next else { break };
             let entries: Vec<(Entry, Option<ArrayBuffer>)> = batch.iter().map(|w| (w.entry.clone(), w.body.clone())).collect();
             match queue.push_all(&entries).await {
                 Ok((ids, pending, mark)) => {
@@ -76,6 +74,5 @@ impl GroupCommit {
                 }
             }
         }
-        self.busy.set(false);
     }
 }
