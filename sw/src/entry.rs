@@ -25,7 +25,7 @@ pub struct Entry {
     pub credentials: Option<String>,
     #[serde(with = "crate::millis")]
     pub queued_at: f64,
-    /// Every send, whatever came of it.
+    /// Every send, whatever came of it (a queue-first entry counts its own from its commit).
     #[serde(default)]
     pub attempts: u32,
     /// Retryable answers from the server (408, 429, 5xx…); `maxAttempts` of them make a dead letter.

@@ -18,8 +18,9 @@ pub enum Live {
 /// The first step of one intercepted mutation, which the shell carries out.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum First {
-    /// Queue-first: commit it; its own request then does as [`Own`] says.
-    QueueFirst,
+    /// Queue-first: commit it, starting with these attempts; its own request then does as [`Own`]
+    /// says.
+    QueueFirst { attempts: u32 },
     /// Send its request, then say what came of it (`Mutation::returned`).
     Send,
     /// Not tried.
@@ -82,7 +83,8 @@ impl Mutation {
 
     pub fn first(&self) -> First {
         match self.live {
-            None => First::QueueFirst,
+            // Counted as sent from the start: it may leave at once, and then nothing may merge into it.
+            None => First::QueueFirst { attempts: 1 },
             Some(Live::Send | Live::Probe) => First::Send,
             Some(Live::Keep | Live::Offline) => First::Undelivered(self.undelivered(false)),
         }
@@ -259,8 +261,8 @@ mod tests {
         let mut reach = Reach::default();
         reach.came_back(Live::Send, Some(false));
         let first = Mutation::start(&mut reach, true, true, true);
-        assert_eq!((first.live(), first.first()), (None, First::QueueFirst));
-        assert_eq!(Mutation::start(&mut reach, true, true, false).first(), First::QueueFirst, "offline too");
+        assert_eq!((first.live(), first.first()), (None, First::QueueFirst { attempts: 1 }));
+        assert_eq!(Mutation::start(&mut reach, true, true, false).first(), First::QueueFirst { attempts: 1 }, "offline too");
         let big = Mutation::start(&mut reach, true, false, true);
         assert_eq!(big.live(), Some(Live::Probe), "queue-first took no probe");
         assert_eq!(big.returned(&mut reach, Returned::<_, ()>::Answered(201)), Then::Deliver(201));

@@ -331,12 +331,13 @@ impl Sim {
         }
     }
 
-    /// Queue-first, as the shell does it: committed first (counted as sent, so nothing merges
-    /// into it), then its own request does as `State::committed_first` (and `head_read`) say.
+    /// Queue-first, as the shell does it: committed first, with the attempts the core's first step
+    /// gives, then its own request does as `State::committed_first` (and `head_read`) say.
     fn write_first(&mut self, memory: &mut Memory, entry: Entry, body: Vec<u8>, record: String) {
+        let First::QueueFirst { attempts } = memory.state.intercept(true, true, true).first() else { self.fail("queue-first is not the first step") };
         let id = self.next_id;
         self.next_id += 1;
-        let entry = Entry { id: Some(id), attempts: 1, last_error: None, ..entry };
+        let entry = Entry { id: Some(id), attempts, last_error: None, ..entry };
         self.queue.insert(id, entry.clone());
         self.bodies.insert(id, body.clone());
         self.answered.push((record, entry.method.clone(), body.clone()));
@@ -987,11 +988,11 @@ fn live_while_the_server_goes_down(seed: u64, total: &mut LiveStats) {
             let step = mutation.first();
             let probe_out = out.iter().any(|(_, m, ..)| m.live() == Some(Live::Probe));
             match (mutation.live(), step, last) {
-                (None, First::QueueFirst, _) if queue_first && !unstorable => {
+                (None, First::QueueFirst { .. }, _) if queue_first && !unstorable => {
                     total.queue_first += 1;
                     continue;
                 }
-                (None, ..) | (_, First::QueueFirst, _) => fail(format!("{mutation:?} is queue-first though {}", if queue_first { "too big" } else { "not asked for" })),
+                (None, ..) | (_, First::QueueFirst { .. }, _) => fail(format!("{mutation:?} is queue-first though {}", if queue_first { "too big" } else { "not asked for" })),
                 (Some(Live::Keep), _, _) if unstorable => fail("a mutation the queue cannot hold kept untried".into()),
                 (Some(Live::Keep), _, Some(true) | None) => fail("a mutation kept untried though the last request was answered".into()),
                 (Some(Live::Send), _, Some(false)) if !unstorable => fail("a mutation sent as if reachable though the last request met a failure".into()),

@@ -33,8 +33,8 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
     // Kept at once (no network, or a probe out while the server does not answer), nothing is
     // built: only a request that goes out is made.
     let (undelivered, reason) = match mutation.first() {
-        First::QueueFirst => {
-            let entry = entry_for(&worker, &request, &headers, key);
+        First::QueueFirst { attempts } => {
+            let entry = Entry { attempts, ..entry_for(&worker, &request, &headers, key) };
             let outgoing = with_key(&request, &headers, body.as_ref())?;
             return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
         }
@@ -153,8 +153,6 @@ fn entry_for(worker: &Worker, request: &Request, headers: &Headers, idempotency_
 /// Queue-first: the entry is committed before the request leaves, and removed on its answer, so a
 /// worker killed in between loses nothing (the replay resends it under the same key).
 async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBuffer>, outgoing: &Request) -> Result<Response, Error> {
-    // Counted as sent from the start: once it leaves, nothing may merge into it.
-    entry.attempts = 1;
     let queued = match worker.queue().await {
         Ok(queue) => worker.commits.push(&queue, &entry, body).await.map(|(id, pending, _)| (queue, id, pending)),
         Err(e) => Err(e),
