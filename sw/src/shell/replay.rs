@@ -65,16 +65,21 @@ fn with_lock(work: impl FnOnce() -> Promise + 'static) -> Promise {
     let work = Rc::new(RefCell::new(Some(work)));
     let granted = work.clone();
     let callback = Closure::once_into_js(move |_lock: JsValue| granted.borrow_mut().take().map_or_else(|| Promise::resolve(&JsValue::UNDEFINED), |work| work()));
-    let refused = Closure::once_into_js(move |refused: JsValue| {
+    let requested = request.call2(&locks, &JsValue::from_str(LOCK), &callback).map(|held| JsFuture::from(Promise::resolve(&held)));
+    // Awaited here rather than with a `catch` handler, which would leak whenever it is not called.
+    future_to_promise(async move {
+        let refused = match requested {
+            Ok(held) => match held.await {
+                Ok(done) => return Ok(done),
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
         // Once granted, the rejection is the replay's own.
-        let Some(work) = work.borrow_mut().take() else { return Promise::reject(&refused) };
+        let Some(work) = work.borrow_mut().take() else { return Err(refused) };
         js::warn(&format!("offline-sync: the replay lock was refused ({}); this replay runs without it", js::describe(&refused)));
-        work()
-    });
-    let held = request.call2(&locks, &JsValue::from_str(LOCK), &callback).map_or_else(|e| Promise::reject(&e), |held| Promise::resolve(&held));
-    // `Promise::catch` takes only a handler that returns nothing; this one goes on to the replay.
-    let catch = js::get(&held, "catch").unchecked_into::<Function>();
-    catch.call1(&held, &refused).map_or_else(|e| Promise::reject(&e), |p| Promise::resolve(&p))
+        JsFuture::from(work()).await
+    })
 }
 
 /// Runs a replay and waits for it, for callers that only need to know it ended.
