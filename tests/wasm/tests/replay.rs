@@ -1,17 +1,13 @@
 //! Replay as the browser drives it, inside a real service worker.
 #![cfg(target_arch = "wasm32")]
 
-use offline_sync::entry::Entry;
+mod common;
+
 use offline_sync::shell::exports::{handle_sync, start};
 use offline_sync::shell::queue::{Queue, DB_NAME};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-
-/// One entry appended on its own (the worker's group commit, with nobody else waiting).
-async fn push(queue: &Queue, entry: &Entry, body: Option<&js_sys::ArrayBuffer>) -> u64 {
-    queue.push_all(&[(entry.clone(), body.cloned())]).await.unwrap().0[0]
-}
 
 wasm_bindgen_test_configure!(run_in_service_worker);
 
@@ -20,22 +16,8 @@ async fn a_sync_event_fails_while_the_server_is_unreachable_and_the_entry_stays_
     start(JsValue::from_str("?syncTag=test-tag"));
     let queue = Queue::open(DB_NAME).await.unwrap();
     // Port 9 on the loopback address refuses connections: a network failure, not an HTTP answer.
-    let entry = Entry {
-        id: None,
-        method: "POST".into(),
-        url: "http://127.0.0.1:9/api/unreachable".into(),
-        headers: vec![("idempotency-key".into(), "k-unreachable".into())],
-        idempotency_key: "k-unreachable".into(),
-        record: None,
-        credentials: None,
-        queued_at: js_sys::Date::now(),
-        attempts: 0,
-        refusals: 0,
-        next_attempt_at: None,
-        last_status: None,
-        last_error: None,
-    };
-    let id = push(&queue, &entry, None).await;
+    let entry = common::waiting("http://127.0.0.1:9/api/unreachable", "k-unreachable", Vec::new());
+    let id = common::push(&queue, &entry).await;
 
     assert!(handle_sync("someone-elses-tag".into()).is_none(), "other tags are left to their owners");
     let outcome = JsFuture::from(handle_sync("test-tag".into()).unwrap()).await;

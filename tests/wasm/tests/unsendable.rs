@@ -2,7 +2,8 @@
 //! letter, instead of stopping the queue behind it for good.
 #![cfg(target_arch = "wasm32")]
 
-use offline_sync::entry::Entry;
+mod common;
+
 use offline_sync::shell::exports::{handle_sync, start};
 use offline_sync::shell::queue::{Queue, DB_NAME};
 use wasm_bindgen::JsValue;
@@ -15,22 +16,8 @@ wasm_bindgen_test_configure!(run_in_service_worker);
 async fn an_entry_with_a_header_the_browser_refuses_is_buried() {
     start(JsValue::from_str("?syncTag=unsendable-tag"));
     let queue = Queue::open(DB_NAME).await.unwrap();
-    let entry = Entry {
-        id: None,
-        method: "POST".into(),
-        url: "http://127.0.0.1:9/api/never".into(),
-        headers: vec![("bad name".into(), "x".into())],
-        idempotency_key: "k-unsendable".into(),
-        record: None,
-        credentials: None,
-        queued_at: js_sys::Date::now(),
-        attempts: 0,
-        refusals: 0,
-        next_attempt_at: None,
-        last_status: None,
-        last_error: None,
-    };
-    let id = queue.push_all(&[(entry, None)]).await.unwrap().0[0];
+    let entry = common::waiting("http://127.0.0.1:9/api/never", "k-unsendable", vec![("bad name".into(), "x".into())]);
+    let id = common::push(&queue, &entry).await;
 
     let outcome = JsFuture::from(handle_sync("unsendable-tag".into()).unwrap()).await;
     assert!(outcome.is_ok(), "the run ends well: nothing in it met the network ({outcome:?})");
