@@ -2,6 +2,8 @@
 //! tried or kept at once, and what one that was not delivered becomes; whether the server answers
 //! live mutations (`Reach`); whether a queue-first entry's own request leaves now.
 
+use crate::error::Error;
+
 /// Network-first: what a mutation's own request does.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Live {
@@ -88,6 +90,15 @@ impl Mutation {
             Some(Live::Send | Live::Probe) => First::Send,
             Some(Live::Keep | Live::Offline) => First::Undelivered(self.undelivered(false)),
         }
+    }
+
+    /// Why one kept without being tried was kept.
+    pub fn untried(&self) -> Error {
+        let why = match self.live {
+            Some(Live::Offline) => "offline",
+            _ => "not tried, the server did not answer the last request",
+        };
+        Error::Network(why.into())
     }
 
     /// The step after its request came back; `reach` hears of it.
@@ -239,8 +250,11 @@ mod tests {
         assert_eq!((big.live(), big.first()), (Some(Live::Send), First::Send));
         let waits = Mutation::start(&mut reach, false, true, true);
         assert_eq!(waits.first(), First::Undelivered(Undelivered::Keep { attempts: 0 }), "a body that fits waits for the probe, untried");
+        assert_eq!(waits.untried().to_string(), "network error: not tried, the server did not answer the last request");
         assert_eq!(big.returned(&mut reach, Returned::<(), _>::Failed("cut")), Then::Undelivered(Undelivered::Refuse, "cut"));
-        assert_eq!(Mutation::start(&mut reach, false, false, false).first(), First::Undelivered(Undelivered::Refuse), "no network: nothing to try");
+        let offline = Mutation::start(&mut reach, false, false, false);
+        assert_eq!(offline.first(), First::Undelivered(Undelivered::Refuse), "no network: nothing to try");
+        assert_eq!(offline.untried().to_string(), "network error: offline");
         assert_eq!(Mutation::start(&mut reach, true, false, false).first(), First::Undelivered(Undelivered::Refuse), "queue-first cannot hold it either");
         assert_eq!(probe.returned(&mut reach, Returned::<_, ()>::Answered(200)), Then::Deliver(200));
         assert_eq!(Mutation::start(&mut reach, false, true, true).first(), First::Send, "its answer ends the outage");

@@ -2,6 +2,7 @@
 
 use crate::dead_letter::DeadLetterView;
 use crate::entry::Entry;
+use crate::error::Error;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -258,6 +259,46 @@ pub fn error_answer(message: &str) -> String {
     to_json(&Refused { error: message, queued: false })
 }
 
+/// An answer the worker gives a page in the server's place.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// 202: kept as entry `id`, with `pending` entries waiting.
+    Queued { id: u64, pending: u32 },
+    /// 202: merged into waiting entry `into`, or, `cancelled`, deleted what it creates.
+    Coalesced { into: u64, cancelled: bool, pending: u32 },
+    /// 413: not delivered, and its body is more than the queue may hold (`maxBodyBytes`).
+    TooLarge(String),
+    /// 507: not delivered, and it could not be stored.
+    NotStored(String),
+}
+
+impl Answer {
+    /// Says what was not queued and why, for the page and the console.
+    pub fn too_large(method: &str, url: &str, size: u64, max_body_bytes: u64) -> Answer {
+        Answer::TooLarge(format!("offline-sync did not queue {method} {url}: its body is {size} bytes, over maxBodyBytes ({max_body_bytes})"))
+    }
+
+    pub fn not_stored(e: &Error) -> Answer {
+        Answer::NotStored(format!("offline-sync could not queue the request: {e}"))
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Answer::Queued { .. } | Answer::Coalesced { .. } => 202,
+            Answer::TooLarge(_) => 413,
+            Answer::NotStored(_) => 507,
+        }
+    }
+
+    pub fn body(&self) -> String {
+        match self {
+            Answer::Queued { id, pending } => queued_answer(*id, *pending),
+            Answer::Coalesced { into, cancelled, pending } => coalesced_answer(*into, *cancelled, *pending),
+            Answer::TooLarge(message) | Answer::NotStored(message) => error_answer(message),
+        }
+    }
+}
+
 /// Up to `limit` bytes of `bytes` as text, cut at a character boundary; `true` if cut.
 pub fn bounded_text(bytes: &[u8], limit: usize) -> (String, bool) {
     if bytes.len() <= limit {
@@ -386,5 +427,18 @@ mod tests {
             parse(&coalesced_answer(4, true, 1)),
             parse(r#"{"queued": false, "coalesced": true, "cancelled": 4, "pending": 1}"#)
         );
+    }
+
+    #[test]
+    fn the_worker_answers_202_when_it_kept_a_mutation_413_when_it_may_not_and_507_when_storage_failed() {
+        let answers = [
+            (Answer::Queued { id: 12, pending: 3 }, 202, queued_answer(12, 3)),
+            (Answer::Coalesced { into: 4, cancelled: true, pending: 1 }, 202, coalesced_answer(4, true, 1)),
+            (Answer::too_large("PUT", "/api/x", 11, 10), 413, error_answer("offline-sync did not queue PUT /api/x: its body is 11 bytes, over maxBodyBytes (10)")),
+            (Answer::not_stored(&Error::Storage("QuotaExceededError: full".into())), 507, error_answer("offline-sync could not queue the request: storage error: QuotaExceededError: full")),
+        ];
+        for (answer, status, body) in answers {
+            assert_eq!((answer.status(), answer.body()), (status, body), "{answer:?}");
+        }
     }
 }

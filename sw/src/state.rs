@@ -233,9 +233,26 @@ impl State {
         pending > 0 && !std::mem::replace(&mut self.sync_requested, true)
     }
 
-    /// The browser refused the registration, or the `sync` event came: the next entry asks anew.
+    /// The browser refused the registration: the next entry asks anew.
     pub fn sync_used(&mut self) {
         self.sync_requested = false;
+    }
+
+    /// A `sync` event with `tag`: whether it is ours (`ours`, option `syncTag`) and replays. Ours
+    /// uses the registration up, so the next entry queued asks for a new one.
+    pub fn sync_event(&mut self, tag: &str, ours: &str) -> bool {
+        let replays = tag == ours;
+        if replays {
+            self.sync_used();
+        }
+        replays
+    }
+
+    /// A worker starts: whether it opens the queue now and replays what waits. Only where the
+    /// browser has no Background Sync, as nothing else would say when; with it, the queue opens
+    /// on first need, so a cold start's first request does not share the worker with an open.
+    pub fn started(&self, background_sync: bool) -> bool {
+        !background_sync
     }
 
     /// An intercepted mutation's path (see [`Mutation`]; network-first asks [`Reach`]).
@@ -416,6 +433,17 @@ mod tests {
         assert!(!s.ask_for_sync(2), "the rest of the burst need not ask");
         s.sync_used();
         assert!(s.ask_for_sync(1));
+        assert!(!s.sync_event("someone-else", "offline-sync"), "another library's sync is not ours");
+        assert!(!s.ask_for_sync(1), "and leaves our registration standing");
+        assert!(s.sync_event("offline-sync", "offline-sync"));
+        assert!(s.ask_for_sync(1), "our sync used the registration up");
+    }
+
+    #[test]
+    fn a_worker_that_starts_replays_at_once_only_without_background_sync() {
+        let s = State::default();
+        assert!(s.started(false));
+        assert!(!s.started(true));
     }
 
     #[test]

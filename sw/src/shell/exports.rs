@@ -20,7 +20,8 @@ fn on_load() {
 }
 
 /// Reads the options (a query string from a standalone `sw.js`, or the `self.offlineSync` object),
-/// reports bad ones. Without Background Sync, also opens the queue and replays what is waiting.
+/// reports bad ones; then, if the core says so (`State::started`), opens the queue and replays
+/// what is waiting.
 #[wasm_bindgen]
 pub fn start(options: JsValue) {
     let (config, errors) = if let Some(query) = options.as_string() {
@@ -35,9 +36,7 @@ pub fn start(options: JsValue) {
         js::error(&error.to_string());
     }
     let worker = Worker::install(config, js::scope().location().origin());
-    // With Background Sync the browser says when to replay, and the queue opens on first need:
-    // a cold start's first request does not share the worker with an IndexedDB open.
-    if replay::has_background_sync() {
+    if !worker.state.borrow().started(replay::has_background_sync()) {
         return;
     }
     wasm_bindgen_futures::spawn_local(async move {
@@ -90,11 +89,9 @@ pub fn replay() -> Promise {
 #[wasm_bindgen(js_name = handleSync)]
 pub fn handle_sync(tag: String) -> Option<Promise> {
     let worker = Worker::current();
-    if tag != worker.config.sync_tag {
+    if !worker.state.borrow_mut().sync_event(&tag, &worker.config.sync_tag) {
         return None;
     }
-    // This registration is used up: the next entry queued asks for a new one.
-    worker.state.borrow_mut().sync_used();
     Some(replay::trigger(&worker, true))
 }
 

@@ -4,10 +4,10 @@ use super::queue::{Pushed, Queue, Stored};
 use super::worker::Worker;
 use super::{js, net, replay};
 use crate::coalesce;
-use crate::intercept::{self, First, Live, Own, Owned, Returned, Then, Undelivered};
+use crate::intercept::{self, First, Own, Owned, Returned, Then, Undelivered};
 use crate::entry::{headers_to_store, Entry};
 use crate::error::Error;
-use crate::protocol::{self, Event};
+use crate::protocol::{Answer, Event};
 use js_sys::ArrayBuffer;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
@@ -52,7 +52,7 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
                 Then::Undelivered(undelivered, failure) => (undelivered, failure.to_string()),
             }
         }
-        First::Undelivered(undelivered) => (undelivered, untried(mutation.live())),
+        First::Undelivered(undelivered) => (undelivered, mutation.untried().to_string()),
     };
     match undelivered {
         Undelivered::Keep { attempts } => {
@@ -60,15 +60,12 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
             Ok(keep(&worker, entry, body.as_ref()).await?)
         }
         Undelivered::Refuse => {
-            let size = body.as_ref().map_or(0, ArrayBuffer::byte_length);
-            let message = format!(
-                "offline-sync did not queue {} {}: its body is {size} bytes, over maxBodyBytes ({})",
-                request.method(),
-                request.url(),
-                worker.config.max_body_bytes
-            );
-            js::warn(&message);
-            Ok(net::json_response(413, &protocol::error_answer(&message))?)
+            let size = u64::from(body.as_ref().map_or(0, ArrayBuffer::byte_length));
+            let answer = Answer::too_large(&request.method(), &request.url(), size, worker.config.max_body_bytes);
+            if let Answer::TooLarge(message) = &answer {
+                js::warn(message);
+            }
+            Ok(net::answer(&answer)?)
         }
     }
 }
@@ -92,15 +89,6 @@ fn with_key(request: &Request, headers: &Headers, body: Option<&ArrayBuffer>) ->
         init.set_body(&body.cloned().unwrap_or_else(|| ArrayBuffer::new(0)));
     }
     Request::new_with_request_and_init(request, &init).map_err(js::browser)
-}
-
-/// Why a mutation was kept without being tried.
-fn untried(live: Option<Live>) -> String {
-    let why = match live {
-        Some(Live::Offline) => "offline",
-        _ => "not tried, the server did not answer the last request",
-    };
-    Error::Network(why.into()).to_string()
 }
 
 /// The body's bytes (`None` inside for an empty body), or `None` when it cannot be read (a failing
@@ -214,9 +202,11 @@ async fn pending_for_answer(queue: &Queue, at_least: u32) -> u32 {
 }
 
 fn storage_failed(e: &Error) -> Result<Response, Error> {
-    let message = format!("offline-sync could not queue the request: {e}");
-    js::error(&message);
-    net::json_response(507, &protocol::error_answer(&message))
+    let answer = Answer::not_stored(e);
+    if let Answer::NotStored(message) = &answer {
+        js::error(message);
+    }
+    net::answer(&answer)
 }
 
 /// Makes the page's 202, having asked for a Background Sync; the pages hear of the entry in the
@@ -224,7 +214,7 @@ fn storage_failed(e: &Error) -> Result<Response, Error> {
 async fn announce_queued(worker: &Worker, entry: &Entry, id: u64, pending: u32) -> Result<Response, Error> {
     worker.tell(Event::Queued { id, method: entry.method.clone(), url: entry.url.clone(), pending });
     replay::request_background_sync(worker, pending).await;
-    net::json_response(202, &protocol::queued_answer(id, pending))
+    net::answer(&Answer::Queued { id, pending })
 }
 
 /// Queues the entry (merging it into a waiting one on the same record where it may) and answers
@@ -251,7 +241,7 @@ async fn keep(worker: &Worker, mut entry: Entry, body: Option<&ArrayBuffer>) -> 
     let (method, url) = (entry.method.clone(), entry.url.clone());
     worker.tell(Event::Coalesced { into, method, url, cancelled, pending });
     replay::request_background_sync(worker, pending).await;
-    net::json_response(202, &protocol::coalesced_answer(into, cancelled, pending))
+    net::answer(&Answer::Coalesced { into, cancelled, pending })
 }
 
 /// Adds the entry, or merges it into the latest waiting entry on the same record.

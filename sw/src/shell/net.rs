@@ -3,6 +3,7 @@
 use super::js;
 use crate::entry::Entry;
 use crate::error::Error;
+use crate::protocol::Answer;
 use js_sys::ArrayBuffer;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -40,13 +41,14 @@ pub async fn send(request: &Request) -> Result<Response, Error> {
     answer.map(JsCast::unchecked_into).map_err(|e| Error::Network(js::describe(&e)))
 }
 
-pub fn json_response(status: u16, body: &str) -> Result<Response, Error> {
+/// The worker's own answer to a page, as JSON.
+pub fn answer(answer: &Answer) -> Result<Response, Error> {
     let headers = Headers::new().map_err(js::browser)?;
     headers.set("Content-Type", "application/json").map_err(js::browser)?;
     let init = ResponseInit::new();
-    init.set_status(status);
+    init.set_status(answer.status());
     init.set_headers(&headers);
-    Response::new_with_opt_str_and_init(Some(body), &init).map_err(js::browser)
+    Response::new_with_opt_str_and_init(Some(&answer.body()), &init).map_err(js::browser)
 }
 
 /// The answer body's first bytes, up to one past `limit` so that the caller can tell it was cut
