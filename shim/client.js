@@ -46,23 +46,43 @@ async function tell(message) {
   (await activeWorker()).postMessage(message);
 }
 
-/** Sends a request over its own channel and waits for the worker's answer. */
-async function ask(message, timeoutMs) {
-  const worker = await activeWorker();
+/**
+ * Sends a request over its own channel and waits for the worker's answer. The deadline covers
+ * finding an active worker too (`ready` never settles where none controls the scope), and with
+ * `whileSyncing` it starts again at every status that says a replay is making progress, so a long
+ * replay is waited for while a stuck one is not.
+ */
+function ask(message, timeoutMs, { whileSyncing = false } = {}) {
   return new Promise((resolve, reject) => {
     const channel = new MessageChannel();
-    const timer = setTimeout(() => {
-      channel.port1.close();
-      reject(new Error(`offline-sync: the worker did not answer ${message.type} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    channel.port1.onmessage = (event) => {
+    let found = false;
+    let timer;
+    const arm = () => {
       clearTimeout(timer);
-      channel.port1.close();
-      const answer = event.data;
-      if (answer && answer.type === PREFIX + 'error') reject(new Error(`offline-sync: ${answer.message}`));
-      else resolve(answer);
+      timer = setTimeout(() => {
+        const why = found ? 'did not answer' : 'was not found active to answer';
+        end(reject, new Error(`offline-sync: the worker ${why} ${message.type} within ${timeoutMs} ms`));
+      }, timeoutMs);
     };
-    worker.postMessage(message, [channel.port2]);
+    const off = whileSyncing ? onStatus((status) => status.syncing && arm()) : () => {};
+    const end = (settle, value) => {
+      clearTimeout(timer);
+      off();
+      channel.port1.close();
+      settle(value);
+    };
+    arm();
+    channel.port1.onmessage = (event) => {
+      const answer = event.data;
+      if (answer && answer.type === PREFIX + 'error') end(reject, new Error(`offline-sync: ${answer.message}`));
+      else end(resolve, answer);
+    };
+    activeWorker()
+      .then((worker) => {
+        found = true;
+        worker.postMessage(message, [channel.port2]);
+      })
+      .catch((error) => end(reject, error));
   });
 }
 
@@ -107,7 +127,7 @@ export async function status() {
 
 /** Replays the queue now; resolves with the status once that replay has ended. */
 export async function replay() {
-  return toStatus(await ask({ type: PREFIX + 'replay' }, 120_000));
+  return toStatus(await ask({ type: PREFIX + 'replay' }, 120_000, { whileSyncing: true }));
 }
 
 /** The queued entries, oldest first. */
@@ -122,7 +142,7 @@ export async function deadLetters() {
 
 /** Puts a dead letter back in the queue, in its original place, and replays. */
 export async function retryDeadLetter(id) {
-  return toStatus(await ask({ type: PREFIX + 'retry-dead-letter', id }, 120_000));
+  return toStatus(await ask({ type: PREFIX + 'retry-dead-letter', id }, 120_000, { whileSyncing: true }));
 }
 
 /** Deletes a dead letter for good. */
@@ -135,5 +155,5 @@ export async function discardDeadLetter(id) {
  * The worker keeps them in memory only: after it restarts, a refused replay asks again.
  */
 export async function setReplayHeaders(headers) {
-  return toStatus(await ask({ type: PREFIX + 'set-replay-headers', headers }, 120_000));
+  return toStatus(await ask({ type: PREFIX + 'set-replay-headers', headers }, 120_000, { whileSyncing: true }));
 }

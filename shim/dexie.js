@@ -726,8 +726,9 @@ export function createSync(db, options = {}) {
   }
 
   /**
-   * At start: every in-flight request the worker no longer holds was delivered or dropped while
-   * no page listened (a pull settles which), and 409 dead letters are settled.
+   * At start: every in-flight request of an earlier session that the worker no longer holds was
+   * delivered or dropped while no page listened (a pull settles which), and 409 dead letters are
+   * settled. This session's own requests are left alone: one still out is in neither list yet.
    */
   async function reconcile() {
     if (!globalThis.navigator?.serviceWorker?.controller) return;
@@ -741,7 +742,7 @@ export function createSync(db, options = {}) {
     }
     for (const table of Object.keys(collections)) {
       const t = db.table(table);
-      const rows = await t.filter((r) => Boolean(r._inflight)).toArray();
+      const rows = await t.filter((r) => Boolean(r._inflight) && !String(r._inflight.token).startsWith(`${session}:`)).toArray();
       for (const row of rows) {
         const { queueId, method, url } = row._inflight;
         const same = (e) => (queueId != null ? e.id === queueId : e.method === method && pathOf(e.url) === pathOf(url));

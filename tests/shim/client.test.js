@@ -1,6 +1,8 @@
-// followStatus (shim/client.js), which both bindings use to keep their status current.
-import { test, expect } from 'vitest';
-import { followStatus } from '../../shim/client.js';
+// shim/client.js: followStatus, which both bindings use to keep their status current, and the
+// deadlines of what a page asks the worker.
+import { test, expect, vi } from 'vitest';
+import { followStatus, replay, status } from '../../shim/client.js';
+import { worker } from './support/world.js';
 
 /** A status source whose first answer is held until `answer()`; `push()` is a worker message. */
 function source() {
@@ -49,4 +51,46 @@ test('after unsubscribing nothing more arrives and the listener is gone', async 
   await flush();
   expect(seen).toEqual([]);
   expect(src.listening()).toBe(false);
+});
+
+test('an ask fails at its deadline when no worker is active to answer, instead of waiting for ever', async () => {
+  const real = Object.getOwnPropertyDescriptor(navigator, 'serviceWorker');
+  // `ready` never settles where no registration covers the page (register() failed, say).
+  Object.defineProperty(navigator, 'serviceWorker', { value: { ...real.value, ready: new Promise(() => {}) }, configurable: true });
+  vi.useFakeTimers();
+  try {
+    const refused = expect(status()).rejects.toThrow('the worker was not found active to answer offline-sync:get-status within 10000 ms');
+    await vi.advanceTimersByTimeAsync(10_000);
+    await refused;
+  } finally {
+    vi.useRealTimers();
+    Object.defineProperty(navigator, 'serviceWorker', real);
+  }
+});
+
+test('a replay is waited for while the worker says it is replaying, and given up once it goes quiet', async () => {
+  const receive = worker.receive;
+  let port = null;
+  worker.receive = async (message, p) => {
+    port = p;
+  };
+  vi.useFakeTimers();
+  try {
+    const long = replay();
+    for (let i = 0; i < 5; i++) {
+      await vi.advanceTimersByTimeAsync(100_000);
+      worker.emit({ ...worker.status(), syncing: true });
+    }
+    port.postMessage(worker.status());
+    await vi.advanceTimersByTimeAsync(0);
+    await expect(long).resolves.toMatchObject({ pending: 0, syncing: false });
+
+    const quiet = expect(replay()).rejects.toThrow('the worker did not answer offline-sync:replay within 120000 ms');
+    worker.emit({ ...worker.status(), syncing: false });
+    await vi.advanceTimersByTimeAsync(120_000);
+    await quiet;
+  } finally {
+    vi.useRealTimers();
+    worker.receive = receive;
+  }
 });

@@ -528,6 +528,45 @@ describe('start and events', () => {
     expect(await db.tasks.get(id)).toMatchObject({ title: 'Shorter', _synced: true, _error: null });
   });
 
+  test('a write sent while start reconciles is not taken for one the worker dropped, and goes once', async () => {
+    let open;
+    const gate = new Promise((resolve) => { open = resolve; });
+    let reached = null;
+    const atGate = new Promise((resolve) => { reached = resolve; });
+    // Only the first POST is held: a second one, if any, goes through.
+    await setup({
+      fetch: async (url, init) => {
+        if (init?.method === 'POST' && reached) {
+          reached();
+          reached = null;
+          await gate;
+        }
+        return worker.fetch(url, init);
+      },
+    });
+    sync.stop();
+    const receive = worker.receive.bind(worker);
+    let answer;
+    const asked = new Promise((resolve) => { answer = resolve; });
+    // The worker's list of what it holds comes once the page's POST is out, and so is in neither list.
+    worker.receive = async (message, port) => {
+      if (message.type === 'offline-sync:get-pending') await asked;
+      return receive(message, port);
+    };
+    try {
+      const started = sync.start();
+      await sync.create('tasks', { title: 'During start' });
+      await atGate;
+      answer();
+      await started;
+      open();
+      await sync.idle();
+    } finally {
+      worker.receive = receive;
+    }
+    expect(mutations().filter((m) => m.method === 'POST')).toHaveLength(1);
+  });
+
   test('createSync refuses a database without the meta table, or an unknown strategy', async () => {
     const bare = new Dexie('bare');
     bare.version(1).stores({ tasks: 'id' });
