@@ -161,7 +161,8 @@ pub enum Request {
     SetReplayHeaders(Vec<(String, String)>),
 }
 
-/// `Ok(None)`: not addressed to offline-sync (another part of the app's worker may want it).
+/// `Ok(None)`: not addressed to offline-sync (another part of the app's worker may want it);
+/// `Err`: addressed to it, but malformed, and why.
 pub fn parse_request(message: &Value) -> Result<Option<Request>, String> {
     let Some(kind) = message.get("type").and_then(Value::as_str) else {
         return Ok(None);
@@ -170,7 +171,7 @@ pub fn parse_request(message: &Value) -> Result<Option<Request>, String> {
         return Ok(None);
     };
     let id = || {
-        message.get("id").and_then(Value::as_u64).ok_or_else(|| format!("offline-sync: ignored '{kind}' without a numeric id"))
+        message.get("id").and_then(Value::as_u64).ok_or_else(|| format!("ignored '{kind}' without a numeric id"))
     };
     match name {
         "get-status" => Ok(Some(Request::GetStatus)),
@@ -181,12 +182,12 @@ pub fn parse_request(message: &Value) -> Result<Option<Request>, String> {
         "retry-dead-letter" => id().map(|id| Some(Request::RetryDeadLetter(id))),
         "discard-dead-letter" => id().map(|id| Some(Request::DiscardDeadLetter(id))),
         "set-replay-headers" => replay_headers(message.get("headers")).map(|h| Some(Request::SetReplayHeaders(h))),
-        _ => Err(format!("offline-sync: ignored unknown message type '{kind}'")),
+        _ => Err(format!("ignored unknown message type '{kind}'")),
     }
 }
 
 fn replay_headers(headers: Option<&Value>) -> Result<Vec<(String, String)>, String> {
-    let bad = || "offline-sync: ignored 'set-replay-headers': headers must be an object of strings".to_owned();
+    let bad = || "ignored 'set-replay-headers': headers must be an object of strings".to_owned();
     let members = headers.and_then(Value::as_object).ok_or_else(bad)?;
     members
         .iter()
@@ -197,10 +198,10 @@ fn replay_headers(headers: Option<&Value>) -> Result<Vec<(String, String)>, Stri
             // would make every replay fail as it builds its request.
             let valid_value = value.chars().all(|c| c <= '\u{ff}' && !matches!(c, '\0' | '\r' | '\n'));
             if !valid_name {
-                return Err(format!("offline-sync: ignored 'set-replay-headers': '{name}' is not a valid header name"));
+                return Err(format!("ignored 'set-replay-headers': '{name}' is not a valid header name"));
             }
             if !valid_value {
-                return Err(format!("offline-sync: ignored 'set-replay-headers': the value of '{name}' must be Latin-1 text with no NUL or line break"));
+                return Err(format!("ignored 'set-replay-headers': the value of '{name}' must be Latin-1 text with no NUL or line break"));
             }
             Ok((name.clone(), value.to_owned()))
         })

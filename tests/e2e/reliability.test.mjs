@@ -230,6 +230,15 @@ test('malformed and unknown messages are ignored; the worker keeps answering', a
     for (const expected of ["unknown message type 'offline-sync:explode'", "'offline-sync:retry-dead-letter' without a numeric id", "'bad name' is not a valid header"]) {
       assert.ok(warnings.some((w) => w.includes(expected)), `${expected}: ${JSON.stringify(warnings)}`);
     }
+    // A page that asks on a port hears why at once.
+    const answer = await s.page.evaluate(async () => {
+      const worker = (await navigator.serviceWorker.ready).active;
+      const channel = new MessageChannel();
+      const answered = new Promise((resolve) => { channel.port1.onmessage = (event) => resolve(event.data); });
+      worker.postMessage({ type: 'offline-sync:discard-dead-letter', id: -1 }, [channel.port2]);
+      return Promise.race([answered, new Promise((resolve) => setTimeout(() => resolve('no answer within 5 s'), 5000))]);
+    });
+    assert.deepEqual(answer, { type: 'offline-sync:error', message: "ignored 'offline-sync:discard-dead-letter' without a numeric id" });
   } finally { await s.close(); }
 });
 

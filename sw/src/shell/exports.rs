@@ -99,15 +99,19 @@ pub fn handle_sync(tag: String) -> Option<Promise> {
 #[wasm_bindgen(js_name = handleMessage)]
 pub fn handle_message(event: ExtendableMessageEvent) -> Option<Promise> {
     let data = js::to_json(&event.data()).and_then(|text| serde_json::from_str(&text).ok());
+    let port = event.ports().get(0);
     let request = match parse_request(data.as_ref().unwrap_or(&Value::Null)) {
         Ok(Some(request)) => request,
         Ok(None) => return None,
-        Err(warning) => {
-            js::warn(&warning);
+        Err(why) => {
+            js::warn(&format!("offline-sync: {why}"));
+            // A page waiting on its port hears why at once, instead of waiting out its deadline.
+            if !port.is_undefined() {
+                clients::reply(&port, &Event::Error { message: why });
+            }
             return None;
         }
     };
-    let port = event.ports().get(0);
     let answer_to = if port.is_undefined() { event.source().map(JsValue::from).unwrap_or_default() } else { port };
     Some(future_to_promise(async move {
         let event = answer(&Worker::current(), request).await;
