@@ -339,9 +339,11 @@ export function createSync(db, options = {}) {
     delete patch.id;
     for (const name of serverFields) delete patch[name];
     const t = db.table(table);
+    let refused = null;
     const row = await db.transaction('rw', t, async () => {
       const local = await t.get(id);
       if (!local || local._deleted) throw new Error(`offline-sync/dexie: no ${table} record ${id}`);
+      refused = local._error?.deadLetter;
       const next = {
         ...local,
         ...patch,
@@ -354,6 +356,7 @@ export function createSync(db, options = {}) {
       await t.put(next);
       return next;
     });
+    supersede(refused);
     schedule(table, id);
     return row;
   }
@@ -361,9 +364,11 @@ export function createSync(db, options = {}) {
   async function remove(table, id) {
     checkTable(table);
     const t = db.table(table);
+    let refused = null;
     const send = await db.transaction('rw', t, async () => {
       const local = await t.get(id);
       if (!local || local._deleted) return false;
+      refused = local._error?.deadLetter;
       if (local._version == null && !local._inflight) {
         await t.delete(id); // never reached the server: nothing to tell it
         return false;
@@ -378,14 +383,27 @@ export function createSync(db, options = {}) {
       });
       return true;
     });
+    supersede(refused);
     if (send) schedule(table, id);
   }
 
   /** Clears a record's `_error` and sends its change again. */
   async function retry(table, id) {
     checkTable(table);
+    const local = await db.table(table).get(id);
     await db.table(table).update(id, { _error: null });
+    supersede(local?._error?.deadLetter);
     return schedule(table, id);
+  }
+
+  /**
+   * The worker's dead letter that a row's refusal came from, once the row's change goes again
+   * (or the row is deleted): it is discarded, so it neither counts on nor replays an old body.
+   * One the person discarded already is gone, as wanted.
+   */
+  function supersede(deadLetter) {
+    if (deadLetter == null) return;
+    track(client.discardDeadLetter(deadLetter).catch((error) => /no dead letter/.test(String(error?.message)) || onError(error)));
   }
 
   // --- sending --------------------------------------------------------------------------------

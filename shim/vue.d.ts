@@ -28,7 +28,7 @@ export interface SyncStatusOptions {
 
 export function useSyncStatus(options?: SyncStatusOptions): SyncStatusRefs;
 export function useNetworkStatus(): Readonly<Ref<boolean>>;
-/** The live result of `querier` (Dexie's liveQuery); runs again when a dep changes. */
+/** The live result of `querier` (Dexie's liveQuery); runs again when a dep changes. A failed query keeps the last result and is logged with `console.error`. */
 export function useLiveQuery<T>(querier: () => T | Promise<T>, deps?: MaybeRefOrGetter<unknown>[]): Readonly<Ref<T | undefined>>;
 
 type Query<T> = (table: Table<T, string>) => Collection<T, string> | Table<T, string> | T[] | Promise<T[]>;

@@ -59,11 +59,11 @@ export function useNetworkStatus() {
 
 /**
  * A ref holding the live result of `querier()` (Dexie's liveQuery), undefined while the first
- * answer loads. It runs again when a ref or getter in `deps` changes.
+ * answer loads. It runs again when a ref or getter in `deps` changes. A query that fails keeps
+ * the last result and says why on the console (with no error handler, liveQuery would not).
  */
 export function useLiveQuery(querier, deps = []) {
   const result = shallowRef(undefined);
-  const error = shallowRef(null);
   let subscription = null;
   const stop = watch(
     deps.map((dep) => () => toValue(dep)),
@@ -72,11 +72,8 @@ export function useLiveQuery(querier, deps = []) {
       subscription = liveQuery(querier).subscribe({
         next: (value) => {
           result.value = value;
-          error.value = null;
         },
-        error: (e) => {
-          error.value = e;
-        },
+        error: (e) => console.error('offline-sync/vue: a live query failed', e),
       });
     },
     { immediate: true },

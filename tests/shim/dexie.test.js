@@ -526,6 +526,36 @@ describe('start and events', () => {
     await sync.update('tasks', id, { title: 'Shorter' });
     await sync.idle();
     expect(await db.tasks.get(id)).toMatchObject({ title: 'Shorter', _synced: true, _error: null });
+    expect(worker.dead).toEqual([]); // superseded by the change sent again: not left to replay its old body
+  });
+
+  test('retrying or deleting a refused record discards its dead letter; one already discarded is no error', async () => {
+    await setup();
+    const refuse = () => {
+      const handle = server.handle.bind(server);
+      server.handle = (method, url, headers, body) =>
+        method === 'PATCH' ? { status: 422, json: { error: 'no' } } : handle(method, url, headers, body);
+      return () => { server.handle = handle; };
+    };
+    const ids = [await syncedTask(), await syncedTask()];
+    offline();
+    for (const id of ids) await sync.update('tasks', id, { title: 'Refused' });
+    await sync.idle();
+    online();
+    const restore = refuse();
+    await worker.replay();
+    await sync.idle();
+    restore();
+    expect(worker.dead).toHaveLength(2);
+    const [first, second] = await Promise.all(ids.map((id) => db.tasks.get(id)));
+    await sync.retry('tasks', first.id);
+    await sync.idle();
+    expect(await db.tasks.get(first.id)).toMatchObject({ title: 'Refused', _synced: true, _error: null });
+    expect(worker.dead.map((d) => d.id)).toEqual([second._error.deadLetter]);
+    worker.dead = []; // the person discarded it in a dead-letter screen meanwhile
+    await sync.remove('tasks', second.id);
+    await sync.idle();
+    expect(mutations().filter((m) => m.method === 'DELETE')).toHaveLength(1);
   });
 
   test('a write sent while start reconciles is not taken for one the worker dropped, and goes once', async () => {

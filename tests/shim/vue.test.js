@@ -1,11 +1,11 @@
 // The Vue 3 bindings (shim/vue.js): refs that follow the worker's status, the network and
 // Dexie changes, leaving soft-deleted records out.
-import { test, expect, beforeEach, afterEach } from 'vitest';
+import { test, expect, beforeEach, afterEach, vi } from 'vitest';
 import { defineComponent, h, ref, nextTick, effectScope } from 'vue';
 import { mount, flushPromises } from '@vue/test-utils';
 import Dexie from 'dexie';
 import { createSync, syncStores } from '../../shim/dexie.js';
-import { useSyncStatus, useNetworkStatus, useRecords, useRecord } from '../../shim/vue.js';
+import { useSyncStatus, useNetworkStatus, useRecords, useRecord, useLiveQuery } from '../../shim/vue.js';
 import { worker, resetWorld } from './support/world.js';
 
 let db;
@@ -138,4 +138,19 @@ test('useRecord follows one record through its sync, and is null once it is dele
   await expectText(wrapper, 'Call the bank (synced)');
   await sync.remove('tasks', row.id);
   await expectText(wrapper, 'none');
+});
+
+test('a live query that fails says why on the console', async () => {
+  const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+  try {
+    const scope = effectScope();
+    const result = scope.run(() => useLiveQuery(() => db.tasks.where('noSuchIndex').equals(1).toArray()));
+    await expect.poll(() => logged.mock.calls.length).toBeGreaterThan(0);
+    expect(logged.mock.calls[0][0]).toBe('offline-sync/vue: a live query failed');
+    expect(String(logged.mock.calls[0][1])).toMatch(/noSuchIndex/);
+    expect(result.value).toBeUndefined();
+    scope.stop();
+  } finally {
+    logged.mockRestore();
+  }
 });
