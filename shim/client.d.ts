@@ -140,7 +140,7 @@ export interface WorkerOptions {
 
 export function register(url?: string, options?: WorkerOptions): Promise<ServiceWorkerRegistration>;
 export function onStatus(cb: (status: SyncStatus) => void): () => void;
-/** `cb` gets the current status, then every change; a pushed status wins over the first one asked for. */
+/** `cb` gets the current status, then every change; a pushed status wins over the first one asked for, and a first ask that fails is made again (1 s, doubling up to 30 s). */
 export function followStatus(
   cb: (status: SyncStatus) => void,
   source?: { onStatus(cb: (status: SyncStatus) => void): () => void; status(): Promise<SyncStatus> },

@@ -96,20 +96,29 @@ export function onStatus(cb) {
 /**
  * Calls `cb(status)` with the current status, then on every change; returns the unsubscribe
  * function. A status the worker pushes while the first is being asked for is newer, and wins.
+ * A first ask that fails (no worker yet, one that could not start) is made again, 1 s later and
+ * then twice as long each time up to 30 s, with a warning the first time.
  * `source` is this module, or anything with the same `onStatus` and `status` (bindings take one).
  */
 export function followStatus(cb, source = { onStatus, status }) {
   let alive = true;
   let pushed = false;
+  let timer = null;
   const off = source.onStatus((current) => {
     pushed = true;
     if (alive) cb(current);
   });
-  Promise.resolve()
+  const ask = (wait) => Promise.resolve()
     .then(() => source.status())
-    .then((first) => alive && !pushed && cb(first), () => {});
+    .then((first) => alive && !pushed && cb(first), (error) => {
+      if (!alive || pushed) return;
+      if (wait === 1000) console.warn('offline-sync: the status could not be read; asking again', error);
+      timer = setTimeout(() => ask(Math.min(wait * 2, 30_000)), wait);
+    });
+  ask(1000);
   return () => {
     alive = false;
+    clearTimeout(timer);
     off();
   };
 }

@@ -53,6 +53,31 @@ test('after unsubscribing nothing more arrives and the listener is gone', async 
   expect(src.listening()).toBe(false);
 });
 
+test('a first status that cannot be read is asked for again, with a warning once, until it comes', async () => {
+  const warned = vi.spyOn(console, 'warn').mockImplementation(() => {});
+  vi.useFakeTimers();
+  try {
+    let asks = 0;
+    const src = { ...source(), status: async () => {
+      asks += 1;
+      if (asks < 4) throw new Error('offline-sync: could not start in this worker');
+      return { pending: 3 };
+    } };
+    const seen = [];
+    const stop = followStatus((s) => seen.push(s.pending), src);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(asks).toBe(1);
+    await vi.advanceTimersByTimeAsync(1000 + 2000 + 4000);
+    expect([asks, seen, warned.mock.calls.length]).toEqual([4, [3], 1]);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(asks).toBe(4);
+    stop();
+  } finally {
+    vi.useRealTimers();
+    warned.mockRestore();
+  }
+});
+
 test('an ask fails at its deadline when no worker is active to answer, instead of waiting for ever', async () => {
   const real = Object.getOwnPropertyDescriptor(navigator, 'serviceWorker');
   // `ready` never settles where no registration covers the page (register() failed, say).
