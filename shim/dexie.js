@@ -744,20 +744,29 @@ export function createSync(db, options = {}) {
   }
 
   /**
-   * At start: every in-flight request of an earlier session that the worker no longer holds was
-   * delivered or dropped while no page listened (a pull settles which), and 409 dead letters are
-   * settled. This session's own requests are left alone: one still out is in neither list yet.
+   * At start: every in-flight request of an earlier session that the worker no longer holds (or,
+   * with no worker at all, every one) was delivered or dropped while no page listened (a pull
+   * settles which), and 409 dead letters are settled. This session's own requests are left
+   * alone: one still out is in neither list yet.
    */
   async function reconcile() {
-    if (!globalThis.navigator?.serviceWorker?.controller) return;
-    let queued;
-    let dead;
-    try {
-      [queued, dead] = await timeout(Promise.all([client.pending(), client.deadLetters()]), 5000, 'the worker');
-    } catch (error) {
-      onError(error);
+    const container = globalThis.navigator?.serviceWorker;
+    let queued = [];
+    let dead = [];
+    if (container?.controller) {
+      try {
+        [queued, dead] = await timeout(Promise.all([client.pending(), client.deadLetters()]), 5000, 'the worker');
+      } catch (error) {
+        onError(error);
+        return;
+      }
+    } else if (await registered(container)) {
+      // A worker that does not control this load (a hard reload) may still hold them: the next
+      // controlled load settles them.
       return;
     }
+    // With no worker at all, nothing holds them: each goes again, and the server's answer to a
+    // repeat (If-Match, a create's known id) settles it.
     for (const table of Object.keys(collections)) {
       const t = db.table(table);
       const rows = await t.filter((r) => Boolean(r._inflight) && !String(r._inflight.token).startsWith(`${session}:`)).toArray();
@@ -775,6 +784,17 @@ export function createSync(db, options = {}) {
     }
     for (const entry of dead) {
       if (route(entry.url)) await onDeadLetter(entry).catch(onError);
+    }
+  }
+
+  /** Whether a service worker is registered for this page (a failed look counts as one: wait). */
+  async function registered(container) {
+    if (typeof container?.getRegistration !== 'function') return false;
+    try {
+      return Boolean(await container.getRegistration());
+    } catch (error) {
+      onError(error);
+      return true;
     }
   }
 

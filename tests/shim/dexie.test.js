@@ -597,6 +597,32 @@ describe('start and events', () => {
     expect(mutations().filter((m) => m.method === 'POST')).toHaveLength(1);
   });
 
+  test('with no worker at all, a request an earlier session left out goes again; with one that does not control the page, it waits', async () => {
+    await setup();
+    sync.stop();
+    const left = { id: 'left', title: 'Left out', _synced: false, _dirty: [], _rev: 1 };
+    left._inflight = { token: 'earlier:1', rev: 1, method: 'POST', url: '/api/tasks', fields: ['*'], queueId: null, sentAt: 0 };
+    await db.tasks.put(left);
+    const real = Object.getOwnPropertyDescriptor(navigator, 'serviceWorker');
+    const uncontrolled = (registration) => Object.defineProperty(navigator, 'serviceWorker', {
+      value: { ...real.value, controller: null, getRegistration: async () => registration }, configurable: true,
+    });
+    try {
+      uncontrolled({ active: {} }); // a hard reload: the worker may still hold it
+      await sync.start();
+      await sync.idle();
+      expect((await db.tasks.get('left'))._inflight).toMatchObject({ token: 'earlier:1' });
+      sync.stop();
+      uncontrolled(undefined);
+      await sync.start();
+      await sync.idle();
+    } finally {
+      Object.defineProperty(navigator, 'serviceWorker', real);
+    }
+    expect(mutations().map((m) => [m.method, m.path])).toEqual([['POST', '/api/tasks']]);
+    expect(await db.tasks.get('left')).toMatchObject({ _synced: true, _inflight: null });
+  });
+
   test('createSync refuses a database without the meta table, or an unknown strategy', async () => {
     const bare = new Dexie('bare');
     bare.version(1).stores({ tasks: 'id' });
