@@ -22,6 +22,7 @@ export interface SyncStatusState {
 export interface SyncStatusOptions {
   /** The Dexie adapter, so that `sync()` also flushes and pulls. */
   sync?: Sync;
+  /** The page client (default: `client.js`). Give one object for the component's life (the module, or one made once): a new object re-subscribes and asks for the status again. */
   client?: Pick<typeof Client, 'onStatus' | 'status' | 'replay'>;
 }
 
