@@ -160,6 +160,16 @@ impl Reach {
     }
 }
 
+/// The Idempotency-Key a mutation is sent and kept under, and whether it is new (then the shell
+/// sets it on the request): the page's own where it set one, so that the page's own retries are
+/// one request to the server; a blank one is no key.
+pub fn idempotency_key(page: Option<String>, new: impl FnOnce() -> String) -> (String, bool) {
+    match page {
+        Some(key) if !key.trim().is_empty() => (key, false),
+        _ => (new(), true),
+    }
+}
+
 /// Whether a body of `len` bytes may be queued (`maxBodyBytes`): the queue is no place for uploads.
 pub fn fits(len: u64, max_body_bytes: u64) -> bool {
     len <= max_body_bytes
@@ -287,6 +297,14 @@ mod tests {
         assert_eq!(owned(Returned::<_, ()>::Answered(503)), Owned::Delivered(503));
         assert_eq!(owned(Returned::<(), _>::Failed("cut")), Owned::Stays(Some("cut")));
         assert_eq!(owned(Returned::<(), ()>::Aborted), Owned::Stays(None));
+    }
+
+    #[test]
+    fn the_pages_own_key_is_kept_and_a_missing_or_blank_one_is_made() {
+        let new = || "made".to_owned();
+        assert_eq!(idempotency_key(Some("page-1".into()), new), ("page-1".into(), false));
+        assert_eq!(idempotency_key(None, new), ("made".into(), true));
+        assert_eq!(idempotency_key(Some(" ".into()), new), ("made".into(), true));
     }
 
     #[test]

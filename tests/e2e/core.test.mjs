@@ -20,8 +20,11 @@ test('online: the request reaches the server with an Idempotency-Key, and its an
     assert.equal(keep.status, 201);
     const refused = await s.fetch('/api/tasks', json({ nope: true }));
     assert.equal(refused.status, 400, 'a server error answer goes back to the page unchanged');
+    const blank = await s.fetch('/api/tasks', { ...json({ id: 't-blank-key', title: 'x' }), headers: { 'content-type': 'application/json', 'idempotency-key': ' ' } });
+    assert.equal(blank.status, 201, 'a blank key is no key: the worker makes one');
     const log = await server.log();
-    assert.equal(log.length, 3);
+    assert.equal(log.length, 4);
+    assert.match(log[3].idempotencyKey, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.match(log[0].idempotencyKey, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.equal(log[1].idempotencyKey, 'page-chose-this');
     assert.notEqual(log[0].idempotencyKey, log[2].idempotencyKey);

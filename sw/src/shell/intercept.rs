@@ -16,14 +16,10 @@ use web_sys::{Headers, Request, RequestInit, Response};
 
 pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, JsValue> {
     let headers = Headers::new_with_headers(&request.headers())?;
-    let key = match headers.get("idempotency-key")? {
-        Some(key) => key,
-        None => {
-            let key = uuid::Uuid::new_v4().to_string();
-            headers.set("Idempotency-Key", &key)?;
-            key
-        }
-    };
+    let (key, new) = intercept::idempotency_key(headers.get("idempotency-key")?, || uuid::Uuid::new_v4().to_string());
+    if new {
+        headers.set("Idempotency-Key", &key)?;
+    }
     // The body is read before anything leaves, and sent as those bytes: that keeps it for the
     // queue at less cost than a clone of the request (whose body the browser would have to tee).
     // A body that cannot be read could not be sent either.
