@@ -46,16 +46,20 @@ async function tell(message) {
   (await activeWorker()).postMessage(message);
 }
 
+/** What the worker tells of an entry as a replay settles it: progress. */
+const SETTLED = new Set(['replayed', 'dead-lettered', 'failed', 'expired'].map((type) => PREFIX + type));
+
 /**
  * Sends a request over its own channel and waits for the worker's answer. The deadline covers
- * finding an active worker too (`ready` never settles where none controls the scope), and with
- * `whileSyncing` it starts again at every status that says a replay is making progress, so a long
- * replay is waited for while a stuck one is not.
+ * finding an active worker too (`ready` never settles where none controls the scope); a request
+ * given up on is not sent later. With `whileReplaying` it starts again at every entry a replay
+ * settles, so a long replay that makes progress is waited for, and a stuck one is not.
  */
-function ask(message, timeoutMs, { whileSyncing = false } = {}) {
+function ask(message, timeoutMs, { whileReplaying = false } = {}) {
   return new Promise((resolve, reject) => {
     const channel = new MessageChannel();
     let found = false;
+    let ended = false;
     let timer;
     const arm = () => {
       clearTimeout(timer);
@@ -64,8 +68,9 @@ function ask(message, timeoutMs, { whileSyncing = false } = {}) {
         end(reject, new Error(`offline-sync: the worker ${why} ${message.type} within ${timeoutMs} ms`));
       }, timeoutMs);
     };
-    const off = whileSyncing ? onStatus((status) => status.syncing && arm()) : () => {};
+    const off = whileReplaying ? onEvent((event) => SETTLED.has(event.type) && arm()) : () => {};
     const end = (settle, value) => {
+      ended = true;
       clearTimeout(timer);
       off();
       channel.port1.close();
@@ -79,6 +84,7 @@ function ask(message, timeoutMs, { whileSyncing = false } = {}) {
     };
     activeWorker()
       .then((worker) => {
+        if (ended) return;
         found = true;
         worker.postMessage(message, [channel.port2]);
       })
@@ -136,7 +142,7 @@ export async function status() {
 
 /** Replays the queue now; resolves with the status once that replay has ended. */
 export async function replay() {
-  return toStatus(await ask({ type: PREFIX + 'replay' }, 120_000, { whileSyncing: true }));
+  return toStatus(await ask({ type: PREFIX + 'replay' }, 120_000, { whileReplaying: true }));
 }
 
 /** The queued entries, oldest first. */
@@ -151,7 +157,7 @@ export async function deadLetters() {
 
 /** Puts a dead letter back in the queue, in its original place, and replays. */
 export async function retryDeadLetter(id) {
-  return toStatus(await ask({ type: PREFIX + 'retry-dead-letter', id }, 120_000, { whileSyncing: true }));
+  return toStatus(await ask({ type: PREFIX + 'retry-dead-letter', id }, 120_000, { whileReplaying: true }));
 }
 
 /** Deletes a dead letter for good. */
@@ -164,5 +170,5 @@ export async function discardDeadLetter(id) {
  * The worker keeps them in memory only: after it restarts, a refused replay asks again.
  */
 export async function setReplayHeaders(headers) {
-  return toStatus(await ask({ type: PREFIX + 'set-replay-headers', headers }, 120_000, { whileSyncing: true }));
+  return toStatus(await ask({ type: PREFIX + 'set-replay-headers', headers }, 120_000, { whileReplaying: true }));
 }

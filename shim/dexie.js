@@ -402,7 +402,8 @@ export function createSync(db, options = {}) {
    * One the person discarded already is gone, as wanted.
    */
   function supersede(deadLetter) {
-    if (deadLetter == null) return;
+    // With no worker in control there is none to ask (and its dead letters wait for one that is).
+    if (deadLetter == null || !globalThis.navigator?.serviceWorker?.controller) return;
     track(client.discardDeadLetter(deadLetter).catch((error) => /no dead letter/.test(String(error?.message)) || onError(error)));
   }
 
@@ -746,8 +747,8 @@ export function createSync(db, options = {}) {
   /**
    * At start: every in-flight request of an earlier session that the worker no longer holds (or,
    * with no worker at all, every one) was delivered or dropped while no page listened (a pull
-   * settles which), and 409 dead letters are settled. This session's own requests are left
-   * alone: one still out is in neither list yet.
+   * settles which), and 409 dead letters are settled. A request of this session whose fetch has
+   * not come back is left alone: it is in neither list yet.
    */
   async function reconcile() {
     const container = globalThis.navigator?.serviceWorker;
@@ -769,7 +770,7 @@ export function createSync(db, options = {}) {
     // repeat (If-Match, a create's known id) settles it.
     for (const table of Object.keys(collections)) {
       const t = db.table(table);
-      const rows = await t.filter((r) => Boolean(r._inflight) && !String(r._inflight.token).startsWith(`${session}:`)).toArray();
+      const rows = await t.filter((r) => Boolean(r._inflight) && !stillOut(r._inflight)).toArray();
       for (const row of rows) {
         const { queueId, method, url } = row._inflight;
         const same = (e) => (queueId != null ? e.id === queueId : e.method === method && pathOf(e.url) === pathOf(url));
@@ -786,6 +787,9 @@ export function createSync(db, options = {}) {
       if (route(entry.url)) await onDeadLetter(entry).catch(onError);
     }
   }
+
+  /** Sent by this session and not yet answered, not even with the worker's 202 (no `queueId`). */
+  const stillOut = (inflight) => String(inflight.token).startsWith(`${session}:`) && inflight.queueId == null;
 
   /** Whether a service worker is registered for this page (a failed look counts as one: wait). */
   async function registered(container) {

@@ -283,6 +283,14 @@ impl Answer {
         Answer::NotStored(format!("offline-sync could not queue the request: {e}"))
     }
 
+    /// Why it was not queued, for the console too.
+    pub fn refusal(&self) -> Option<&str> {
+        match self {
+            Answer::TooLarge(message) | Answer::NotStored(message) => Some(message),
+            Answer::Queued { .. } | Answer::Coalesced { .. } => None,
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             Answer::Queued { .. } | Answer::Coalesced { .. } => 202,
@@ -440,6 +448,7 @@ mod tests {
         ];
         for (answer, status, body) in answers {
             assert_eq!((answer.status(), answer.body()), (status, body), "{answer:?}");
+            assert_eq!(answer.refusal().is_some(), status != 202, "{answer:?}");
         }
     }
 }

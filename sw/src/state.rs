@@ -248,13 +248,6 @@ impl State {
         replays
     }
 
-    /// A worker starts: whether it opens the queue now and replays what waits. Only where the
-    /// browser has no Background Sync, as nothing else would say when; with it, the queue opens
-    /// on first need, so a cold start's first request does not share the worker with an open.
-    pub fn started(&self, background_sync: bool) -> bool {
-        !background_sync
-    }
-
     /// An intercepted mutation's path (see [`Mutation`]; network-first asks [`Reach`]).
     pub fn intercept(&mut self, queue_first: bool, fits: bool, online: bool) -> Mutation {
         Mutation::start(&mut self.reach, queue_first, fits, online)
@@ -437,13 +430,6 @@ mod tests {
         assert!(!s.ask_for_sync(1), "and leaves our registration standing");
         assert!(s.sync_event("offline-sync", "offline-sync"));
         assert!(s.ask_for_sync(1), "our sync used the registration up");
-    }
-
-    #[test]
-    fn a_worker_that_starts_replays_at_once_only_without_background_sync() {
-        let s = State::default();
-        assert!(s.started(false));
-        assert!(!s.started(true));
     }
 
     #[test]

@@ -552,10 +552,30 @@ describe('start and events', () => {
     await sync.idle();
     expect(await db.tasks.get(first.id)).toMatchObject({ title: 'Refused', _synced: true, _error: null });
     expect(worker.dead.map((d) => d.id)).toEqual([second._error.deadLetter]);
-    worker.dead = []; // the person discarded it in a dead-letter screen meanwhile
     await sync.remove('tasks', second.id);
     await sync.idle();
     expect(mutations().filter((m) => m.method === 'DELETE')).toHaveLength(1);
+    expect(worker.dead).toEqual([]);
+  });
+
+  test('a refused record changed again after its dead letter was discarded elsewhere reports no error', async () => {
+    await setup();
+    const id = await syncedTask();
+    offline();
+    await sync.update('tasks', id, { title: 'Refused' });
+    await sync.idle();
+    online();
+    const handle = server.handle.bind(server);
+    server.handle = (method, url, headers, body) =>
+      method === 'PATCH' ? { status: 422, json: { error: 'no' } } : handle(method, url, headers, body);
+    await worker.replay();
+    await sync.idle();
+    server.handle = handle;
+    expect((await db.tasks.get(id))._error.deadLetter).not.toBeUndefined();
+    worker.dead = []; // the person discarded it in a dead-letter screen meanwhile
+    await sync.update('tasks', id, { title: 'Fine' });
+    await sync.idle();
+    expect(await db.tasks.get(id)).toMatchObject({ title: 'Fine', _synced: true, _error: null });
   });
 
   test('a write sent while start reconciles is not taken for one the worker dropped, and goes once', async () => {
@@ -595,6 +615,20 @@ describe('start and events', () => {
       worker.receive = receive;
     }
     expect(mutations().filter((m) => m.method === 'POST')).toHaveLength(1);
+  });
+
+  test('a request the worker queued in this session and replayed while the adapter was stopped is settled by the next start', async () => {
+    await setup();
+    offline();
+    const row = await sync.create('tasks', { title: 'Queued' });
+    await sync.idle();
+    expect((await db.tasks.get(row.id))._inflight.queueId).not.toBeNull();
+    sync.stop();
+    online();
+    await worker.replay();
+    await sync.start();
+    await sync.idle();
+    expect(await db.tasks.get(row.id)).toMatchObject({ title: 'Queued', _inflight: null, _synced: true });
   });
 
   test('with no worker at all, a request an earlier session left out goes again; with one that does not control the page, it waits', async () => {

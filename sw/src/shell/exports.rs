@@ -20,8 +20,7 @@ fn on_load() {
 }
 
 /// Reads the options (a query string from a standalone `sw.js`, or the `self.offlineSync` object),
-/// reports bad ones; then, if the core says so (`State::started`), opens the queue and replays
-/// what is waiting.
+/// reports bad ones. Without Background Sync, also opens the queue and replays what is waiting.
 #[wasm_bindgen]
 pub fn start(options: JsValue) {
     let (config, errors) = if let Some(query) = options.as_string() {
@@ -36,7 +35,9 @@ pub fn start(options: JsValue) {
         js::error(&error.to_string());
     }
     let worker = Worker::install(config, js::scope().location().origin());
-    if !worker.state.borrow().started(replay::has_background_sync()) {
+    // With Background Sync the browser says when to replay, and the queue opens on first need:
+    // a cold start's first request does not share the worker with an IndexedDB open.
+    if replay::has_background_sync() {
         return;
     }
     wasm_bindgen_futures::spawn_local(async move {

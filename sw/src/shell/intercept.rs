@@ -58,10 +58,7 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
         Undelivered::Refuse => {
             let size = u64::from(body.as_ref().map_or(0, ArrayBuffer::byte_length));
             let answer = Answer::too_large(&request.method(), &request.url(), size, worker.config.max_body_bytes);
-            if let Answer::TooLarge(message) = &answer {
-                js::warn(message);
-            }
-            Ok(net::answer(&answer)?)
+            Ok(refuse(&answer, js::warn)?)
         }
     }
 }
@@ -198,11 +195,15 @@ async fn pending_for_answer(queue: &Queue, at_least: u32) -> u32 {
 }
 
 fn storage_failed(e: &Error) -> Result<Response, Error> {
-    let answer = Answer::not_stored(e);
-    if let Answer::NotStored(message) = &answer {
-        js::error(message);
+    refuse(&Answer::not_stored(e), js::error)
+}
+
+/// The worker's own refusal, which the console hears of too.
+fn refuse(answer: &Answer, log: fn(&str)) -> Result<Response, Error> {
+    if let Some(why) = answer.refusal() {
+        log(why);
     }
-    net::answer(&answer)
+    net::answer(answer)
 }
 
 /// Makes the page's 202, having asked for a Background Sync; the pages hear of the entry in the
