@@ -488,6 +488,29 @@ describe('409 conflicts', () => {
   });
 });
 
+/** The server refuses every PATCH with 422 until the function it returns is called. */
+function refusePatches() {
+  const handle = server.handle.bind(server);
+  server.handle = (method, url, headers, body) =>
+    method === 'PATCH' ? { status: 422, json: { error: 'title is too long' } } : handle(method, url, headers, body);
+  return () => { server.handle = handle; };
+}
+
+/** `n` synced tasks whose next change the server refuses as the worker replays it: dead letters. */
+async function refusedTasks(n) {
+  const ids = [];
+  for (let i = 0; i < n; i++) ids.push(await syncedTask());
+  offline();
+  for (const id of ids) await sync.update('tasks', id, { title: 'Refused' });
+  await sync.idle();
+  online();
+  const accept = refusePatches();
+  await worker.replay();
+  await sync.idle();
+  accept();
+  return ids;
+}
+
 describe('start and events', () => {
   test('the worker going from pending to 0 triggers a pull of every collection', async () => {
     await setup();
@@ -508,9 +531,7 @@ describe('start and events', () => {
     await sync.update('tasks', id, { title: 'Refused' });
     await sync.idle();
     online();
-    const handle = server.handle.bind(server);
-    server.handle = (method, url, headers, body) =>
-      method === 'PATCH' ? { status: 422, json: { error: 'title is too long' } } : handle(method, url, headers, body);
+    const accept = refusePatches();
     await sync.start();
     await worker.replay();
     await sync.idle();
@@ -522,7 +543,7 @@ describe('start and events', () => {
     await sync.idle();
     expect(mutations().filter((m) => m.method === 'PATCH')).toHaveLength(0);
 
-    server.handle = handle;
+    accept();
     await sync.update('tasks', id, { title: 'Shorter' });
     await sync.idle();
     expect(await db.tasks.get(id)).toMatchObject({ title: 'Shorter', _synced: true, _error: null });
@@ -531,21 +552,7 @@ describe('start and events', () => {
 
   test('retrying or deleting a refused record discards its dead letter; one already discarded is no error', async () => {
     await setup();
-    const refuse = () => {
-      const handle = server.handle.bind(server);
-      server.handle = (method, url, headers, body) =>
-        method === 'PATCH' ? { status: 422, json: { error: 'no' } } : handle(method, url, headers, body);
-      return () => { server.handle = handle; };
-    };
-    const ids = [await syncedTask(), await syncedTask()];
-    offline();
-    for (const id of ids) await sync.update('tasks', id, { title: 'Refused' });
-    await sync.idle();
-    online();
-    const restore = refuse();
-    await worker.replay();
-    await sync.idle();
-    restore();
+    const ids = await refusedTasks(2);
     expect(worker.dead).toHaveLength(2);
     const [first, second] = await Promise.all(ids.map((id) => db.tasks.get(id)));
     await sync.retry('tasks', first.id);
@@ -560,17 +567,7 @@ describe('start and events', () => {
 
   test('a refused record changed again after its dead letter was discarded elsewhere reports no error', async () => {
     await setup();
-    const id = await syncedTask();
-    offline();
-    await sync.update('tasks', id, { title: 'Refused' });
-    await sync.idle();
-    online();
-    const handle = server.handle.bind(server);
-    server.handle = (method, url, headers, body) =>
-      method === 'PATCH' ? { status: 422, json: { error: 'no' } } : handle(method, url, headers, body);
-    await worker.replay();
-    await sync.idle();
-    server.handle = handle;
+    const [id] = await refusedTasks(1);
     expect((await db.tasks.get(id))._error.deadLetter).not.toBeUndefined();
     worker.dead = []; // the person discarded it in a dead-letter screen meanwhile
     await sync.update('tasks', id, { title: 'Fine' });
