@@ -65,6 +65,13 @@ impl Entry {
     }
 }
 
+/// The entry id a queue record's key stands for. The store only generates whole numbers from 1 up
+/// to 2^53; any other key (a string, a fraction, a negative number) was written by other code.
+pub fn queue_id(key: Option<f64>) -> Option<u64> {
+    const MAX_GENERATED: f64 = 9_007_199_254_740_992.0;
+    key.filter(|k| k.fract() == 0.0 && (1.0..=MAX_GENERATED).contains(k)).map(|k| k as u64)
+}
+
 /// Headers that carry credentials; kept out of IndexedDB unless `persistAuthorization` is set.
 const CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "cookie"];
 
@@ -112,6 +119,15 @@ mod tests {
             next_attempt_at: None,
             last_status: None,
             last_error: None,
+        }
+    }
+
+    #[test]
+    fn only_keys_the_store_generates_are_entry_ids() {
+        assert_eq!(queue_id(Some(1.0)), Some(1));
+        assert_eq!(queue_id(Some(9_007_199_254_740_992.0)), Some(9_007_199_254_740_992));
+        for foreign in [None, Some(0.0), Some(-3.0), Some(2.5), Some(f64::NAN), Some(f64::INFINITY), Some(1e300)] {
+            assert_eq!(queue_id(foreign), None, "{foreign:?}");
         }
     }
 

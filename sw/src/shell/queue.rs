@@ -8,11 +8,12 @@
 use super::js;
 use crate::coalesce::Fold;
 use crate::dead_letter::DeadLetter;
-use crate::entry::{header, is_text, Entry, RecordError};
+use crate::entry::{header, is_text, queue_id, Entry, RecordError};
 use crate::error::Error;
 use crate::state::Mark;
 use indexed_db_futures::database::Database;
 use indexed_db_futures::error::{self as idb, DomException, OpenDbError};
+use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionDurability, TransactionMode, TransactionOptions};
 use js_sys::ArrayBuffer;
@@ -198,27 +199,39 @@ impl Queue {
 
     /// The first `limit` records, in queue order, readable or not, read in one
     /// transaction that also moves the queue's mark on: nothing read here is merged into, as a
-    /// replay may send it.
+    /// replay may send it. A record under a key the store did not make is filed again first.
     pub async fn read(&self, limit: u32) -> Result<Vec<(u64, Found)>, Error> {
         let tx = self.write_relaxed(&[QUEUE, META])?;
         drop(next_mark(&tx)?);
         let store = tx.object_store(QUEUE).map_err(storage)?;
-        let records = store
-            .get_all::<JsValue>()
-            .with_limit(limit)
-            .primitive()
-            .map_err(storage)?
-            .await
-            .map_err(storage)?;
-        let mut found = Vec::new();
-        for record in records {
-            let record = record.map_err(storage)?;
-            let id = js::get(&record, "id").as_f64().map(|k| k as u64).unwrap_or_default();
-            found.push((id, match from_record(&record) {
-                Ok(stored) => Found::Entry(stored),
-                Err(e) => Found::Unreadable(e, record),
-            }));
-        }
+        // Each pass that finds a foreign key files it under one of ours, so the passes end.
+        let found = loop {
+            let records = store
+                .get_all::<JsValue>()
+                .with_limit(limit)
+                .primitive()
+                .map_err(storage)?
+                .await
+                .map_err(storage)?;
+            let mut found = Vec::new();
+            let mut refiled = false;
+            for record in records {
+                let record = record.map_err(storage)?;
+                let key = js::get(&record, "id");
+                let Some(id) = queue_id(key.as_f64()) else {
+                    refile(&store, key, record)?;
+                    refiled = true;
+                    continue;
+                };
+                found.push((id, match from_record(&record) {
+                    Ok(stored) => Found::Entry(stored),
+                    Err(e) => Found::Unreadable(e, record),
+                }));
+            }
+            if !refiled {
+                break found;
+            }
+        };
         tx.commit().await.map_err(storage)?;
         Ok(found)
     }
@@ -317,6 +330,17 @@ impl Queue {
             .build()
             .map_err(storage)
     }
+}
+
+/// Files a record that other code wrote under a key of its own at the end of the queue, under a
+/// key the store generates: under its old key no removal by id could reach it, and a replay would
+/// meet it again and again.
+/// The requests are made in the transaction and not awaited: the next read comes after them.
+fn refile(store: &ObjectStore<'_>, key: JsValue, record: JsValue) -> Result<(), Error> {
+    store.as_sys().delete(&key).map_err(js::browser)?;
+    js_sys::Reflect::delete_property(record.unchecked_ref::<js_sys::Object>(), &"id".into()).map_err(js::browser)?;
+    drop(store.add(record).with_key_type::<JsValue>().primitive().map_err(storage)?);
+    Ok(())
 }
 
 /// A stored body as bytes, whichever way it was kept.

@@ -186,6 +186,38 @@ async fn reports_unreadable_records_without_losing_the_rest() {
 }
 
 #[wasm_bindgen_test]
+async fn files_records_under_foreign_keys_again_so_they_can_be_removed() {
+    let queue = fresh("test-foreign-key").await;
+    let ours = push(&queue, &entry(1), None).await;
+    // Other code writing our store under keys of its own: a string, a fraction.
+    run_js(
+        "return new Promise((ok, fail) => {
+            const open = factory.open('test-foreign-key');
+            open.onsuccess = () => {
+                const tx = open.result.transaction('queue', 'readwrite');
+                tx.objectStore('queue').add({ id: 'by-hand', hello: 'world' });
+                tx.objectStore('queue').add({ id: 2.5, hello: 'again' });
+                tx.oncomplete = () => { open.result.close(); ok(); };
+                tx.onerror = () => fail(tx.error);
+            };
+        })",
+    )
+    .await;
+    let found = queue.read(u32::MAX).await.unwrap();
+    let ids: Vec<u64> = found.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids.len(), 3, "every record is read: {ids:?}");
+    assert_eq!(ids[0], ours);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "the foreign records come last, under new ids: {ids:?}");
+    for (id, record) in found.into_iter().skip(1) {
+        let Found::Unreadable(e, raw) = record else { panic!("record {id} is not an entry") };
+        let letter = DeadLetter { id, reason: e.0, status: None, answer: None, dead_at: 5.0, entry: None };
+        queue.bury(&letter, None, Some(&raw)).await.unwrap();
+    }
+    assert_eq!(queue.counts().await.unwrap(), (1, 2), "both left the queue for the dead letters");
+    assert_eq!(readable(queue.read(u32::MAX).await.unwrap().remove(0).1).entry.url, entry(1).url);
+}
+
+#[wasm_bindgen_test]
 async fn dead_letters_move_atomically_and_come_back_in_their_old_place() {
     let queue = fresh("test-dead").await;
     let a = push(&queue, &entry(1), Some(&bytes(1))).await;
