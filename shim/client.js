@@ -42,8 +42,10 @@ async function activeWorker() {
   return registration.active;
 }
 
+/** Tells the worker active now, if any: unlike `ready`, nothing waits for one to appear. */
 async function tell(message) {
-  (await activeWorker()).postMessage(message);
+  const registration = await navigator.serviceWorker.getRegistration();
+  if (registration && registration.active) registration.active.postMessage(message);
 }
 
 /** What the worker tells of an entry as a replay settles it: progress. */

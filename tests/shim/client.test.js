@@ -1,7 +1,7 @@
 // shim/client.js: followStatus, which both bindings use to keep their status current, and the
 // deadlines of what a page asks the worker.
 import { test, expect, vi } from 'vitest';
-import { followStatus, replay, status } from '../../shim/client.js';
+import { followStatus, onStatus, replay, status } from '../../shim/client.js';
 import { worker } from './support/world.js';
 
 /** A status source whose first answer is held until `answer()`; `push()` is a worker message. */
@@ -95,6 +95,32 @@ test('an ask fails at its deadline when no worker is active to answer, and is no
     expect(posted).toEqual([]);
   } finally {
     vi.useRealTimers();
+    Object.defineProperty(navigator, 'serviceWorker', real);
+  }
+});
+
+test("the page's online is told to the worker active then, and to none that appears later", async () => {
+  const real = Object.getOwnPropertyDescriptor(navigator, 'serviceWorker');
+  const posted = [];
+  let registration;
+  let activate;
+  const ready = new Promise((resolve) => { activate = resolve; });
+  Object.defineProperty(navigator, 'serviceWorker', {
+    value: { ...real.value, ready, getRegistration: async () => registration }, configurable: true,
+  });
+  const off = onStatus(() => {});
+  try {
+    window.dispatchEvent(new Event('online'));
+    await flush();
+    registration = { active: { postMessage: (message) => posted.push(message.type) } };
+    activate(registration);
+    await flush();
+    expect(posted).toEqual([]);
+    window.dispatchEvent(new Event('online'));
+    await flush();
+    expect(posted).toEqual(['offline-sync:online']);
+  } finally {
+    off();
     Object.defineProperty(navigator, 'serviceWorker', real);
   }
 });

@@ -269,6 +269,7 @@ export function installWorker() {
   const container = {
     controller: registration.active,
     ready: Promise.resolve(registration),
+    getRegistration: async () => registration,
     register: async () => registration,
     addEventListener: (type, listener) => type === 'message' && worker.listeners.add(listener),
     removeEventListener: (type, listener) => worker.listeners.delete(listener),
