@@ -390,9 +390,13 @@ export function createSync(db, options = {}) {
   /** Clears a record's `_error` and sends its change again. */
   async function retry(table, id) {
     checkTable(table);
-    const local = await db.table(table).get(id);
-    await db.table(table).update(id, { _error: null });
-    supersede(local?._error?.deadLetter);
+    const t = db.table(table);
+    const deadLetter = await db.transaction('rw', t, async () => {
+      const local = await t.get(id);
+      await t.update(id, { _error: null });
+      return local?._error?.deadLetter;
+    });
+    supersede(deadLetter);
     return schedule(table, id);
   }
 
@@ -403,7 +407,7 @@ export function createSync(db, options = {}) {
    */
   function supersede(deadLetter) {
     // With no worker in control there is none to ask (and its dead letters wait for one that is).
-    if (deadLetter == null || !globalThis.navigator?.serviceWorker?.controller) return;
+    if (deadLetter == null || !workerInControl()) return;
     track(client.discardDeadLetter(deadLetter).catch((error) => /no dead letter/.test(String(error?.message)) || onError(error)));
   }
 
@@ -754,7 +758,7 @@ export function createSync(db, options = {}) {
     const container = globalThis.navigator?.serviceWorker;
     let queued = [];
     let dead = [];
-    if (container?.controller) {
+    if (workerInControl()) {
       try {
         [queued, dead] = await timeout(Promise.all([client.pending(), client.deadLetters()]), 5000, 'the worker');
       } catch (error) {
@@ -787,6 +791,8 @@ export function createSync(db, options = {}) {
       if (route(entry.url)) await onDeadLetter(entry).catch(onError);
     }
   }
+
+  const workerInControl = () => Boolean(globalThis.navigator?.serviceWorker?.controller);
 
   /** Sent by this session and not yet answered, not even with the worker's 202 (no `queueId`). */
   const stillOut = (inflight) => String(inflight.token).startsWith(`${session}:`) && inflight.queueId == null;
