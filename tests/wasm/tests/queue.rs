@@ -218,6 +218,26 @@ async fn files_records_under_foreign_keys_again_so_they_can_be_removed() {
 }
 
 #[wasm_bindgen_test]
+async fn a_key_beyond_the_generators_range_fails_the_read_and_loses_nothing() {
+    let queue = fresh("test-huge-key").await;
+    push(&queue, &entry(1), None).await;
+    run_js(
+        "return new Promise((ok, fail) => {
+            const open = factory.open('test-huge-key');
+            open.onsuccess = () => {
+                const tx = open.result.transaction('queue', 'readwrite');
+                tx.objectStore('queue').add({ id: 1e300, hello: 'world' });
+                tx.oncomplete = () => { open.result.close(); ok(); };
+                tx.onerror = () => fail(tx.error);
+            };
+        })",
+    )
+    .await;
+    assert!(queue.read(u32::MAX).await.is_err(), "no key can be generated for it");
+    assert_eq!(queue.count().await.unwrap(), 2, "both records are still there");
+}
+
+#[wasm_bindgen_test]
 async fn dead_letters_move_atomically_and_come_back_in_their_old_place() {
     let queue = fresh("test-dead").await;
     let a = push(&queue, &entry(1), Some(&bytes(1))).await;
