@@ -9,6 +9,8 @@ use crate::entry::{headers_to_store, Entry};
 use crate::error::Error;
 use crate::protocol::{Answer, Event};
 use js_sys::ArrayBuffer;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -32,7 +34,7 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
         First::QueueFirst { attempts } => {
             let entry = Entry { attempts, ..entry_for(&worker, &request, &headers, key) };
             let outgoing = with_key(&request, &headers, body.as_ref())?;
-            return Ok(queue_first(worker, entry, body.as_ref(), &outgoing).await?);
+            return Ok(apart(queue_first(worker, entry, body.as_ref(), &outgoing)).await?);
         }
         First::Send => {
             let sent = net::send(&with_key(&request, &headers, body.as_ref())?).await;
@@ -53,7 +55,7 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
     match undelivered {
         Undelivered::Keep { attempts } => {
             let entry = Entry { attempts, last_error: Some(reason), ..entry_for(&worker, &request, &headers, key) };
-            Ok(keep(&worker, entry, body.as_ref()).await?)
+            Ok(apart(keep(&worker, entry, body.as_ref())).await?)
         }
         Undelivered::Refuse => {
             let size = u64::from(body.as_ref().map_or(0, ArrayBuffer::byte_length));
@@ -61,6 +63,13 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
             Ok(refuse(&answer, js::warn)?)
         }
     }
+}
+
+/// A way the online answer does not go, polled through a pointer rather than inlined into the
+/// fetch handler's future: the engine compiles each function on its first call, so a cold start's
+/// first answer then waits for the compiling of its own path only.
+fn apart<'a>(kept: impl Future<Output = Result<Response, Error>> + 'a) -> Pin<Box<dyn Future<Output = Result<Response, Error>> + 'a>> {
+    Box::pin(kept)
 }
 
 /// What came of a request the page sent: a failure after its abort is the abort.
