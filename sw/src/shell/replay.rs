@@ -246,9 +246,17 @@ pub async fn request_background_sync(worker: &Worker, pending: u32) {
 }
 
 /// A mutation just reached the server, so the network is back: deliver what was waiting, off the
-/// answer's path.
+/// answer's path. With the queue not yet open (a cold start), that starts a task later: the
+/// engine compiles a function on its first call, and the answer would otherwise wait for the
+/// compiling of the replay's.
 pub fn after_online_answer(worker: Rc<Worker>) {
-    replay_if_waiting(worker, true);
+    if worker.open_queue().is_some() {
+        return replay_if_waiting(worker, true);
+    }
+    wasm_bindgen_futures::spawn_local(async move {
+        net::sleep(0.0).await;
+        replay_if_waiting(worker, true);
+    });
 }
 
 /// Replays what is waiting, if anything may be (`network_back`: see `trigger`). The queue is read
