@@ -58,6 +58,23 @@ async fn run_js(body: &str) {
     wasm_bindgen_futures::JsFuture::from(done).await.unwrap();
 }
 
+/// Adds records (JS object literals) to a queue straight through IndexedDB, as other code would.
+async fn add_by_hand(name: &str, records: &[&str]) {
+    let adds: String = records.iter().map(|r| format!("tx.objectStore('queue').add({r});")).collect();
+    run_js(&format!(
+        "return new Promise((ok, fail) => {{
+            const open = factory.open('{name}');
+            open.onsuccess = () => {{
+                const tx = open.result.transaction('queue', 'readwrite');
+                {adds}
+                tx.oncomplete = () => {{ open.result.close(); ok(); }};
+                tx.onerror = () => fail(tx.error);
+            }};
+        }})"
+    ))
+    .await;
+}
+
 async fn fresh(name: &str) -> Queue {
     let factory = js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap();
     let delete = js_sys::Reflect::get(&factory, &"deleteDatabase".into()).unwrap();
@@ -162,18 +179,7 @@ async fn reports_unreadable_records_without_losing_the_rest() {
     let queue = fresh("test-bad-record").await;
     push(&queue, &entry(1), None).await;
     // A record written by hand (DevTools) or by another version, straight through IndexedDB.
-    run_js(
-        "return new Promise((ok, fail) => {
-            const open = factory.open('test-bad-record');
-            open.onsuccess = () => {
-                const tx = open.result.transaction('queue', 'readwrite');
-                tx.objectStore('queue').add({ hello: 'world' });
-                tx.oncomplete = () => { open.result.close(); ok(); };
-                tx.onerror = () => fail(tx.error);
-            };
-        })",
-    )
-    .await;
+    add_by_hand("test-bad-record", &["{ hello: 'world' }"]).await;
     push(&queue, &entry(2), None).await;
 
     let (first, record) = next_after(&queue, None).await.unwrap();
@@ -190,19 +196,7 @@ async fn files_records_under_foreign_keys_again_so_they_can_be_removed() {
     let queue = fresh("test-foreign-key").await;
     let ours = push(&queue, &entry(1), None).await;
     // Other code writing our store under keys of its own: a string, a fraction.
-    run_js(
-        "return new Promise((ok, fail) => {
-            const open = factory.open('test-foreign-key');
-            open.onsuccess = () => {
-                const tx = open.result.transaction('queue', 'readwrite');
-                tx.objectStore('queue').add({ id: 'by-hand', hello: 'world' });
-                tx.objectStore('queue').add({ id: 2.5, hello: 'again' });
-                tx.oncomplete = () => { open.result.close(); ok(); };
-                tx.onerror = () => fail(tx.error);
-            };
-        })",
-    )
-    .await;
+    add_by_hand("test-foreign-key", &["{ id: 'by-hand', hello: 'world' }", "{ id: 2.5, hello: 'again' }"]).await;
     let found = queue.read(u32::MAX).await.unwrap();
     let ids: Vec<u64> = found.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids.len(), 3, "every record is read: {ids:?}");
@@ -221,18 +215,7 @@ async fn files_records_under_foreign_keys_again_so_they_can_be_removed() {
 async fn a_key_beyond_the_generators_range_fails_the_read_and_loses_nothing() {
     let queue = fresh("test-huge-key").await;
     push(&queue, &entry(1), None).await;
-    run_js(
-        "return new Promise((ok, fail) => {
-            const open = factory.open('test-huge-key');
-            open.onsuccess = () => {
-                const tx = open.result.transaction('queue', 'readwrite');
-                tx.objectStore('queue').add({ id: 1e300, hello: 'world' });
-                tx.oncomplete = () => { open.result.close(); ok(); };
-                tx.onerror = () => fail(tx.error);
-            };
-        })",
-    )
-    .await;
+    add_by_hand("test-huge-key", &["{ id: 1e300, hello: 'world' }"]).await;
     assert!(queue.read(u32::MAX).await.is_err(), "no key can be generated for it");
     assert_eq!(queue.count().await.unwrap(), 2, "both records are still there");
 }
