@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOrigin } from './server.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, median, sleep } from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, bounded, median, sleep } from './common.mjs';
 
 const [A, B, pairsArg = '40'] = process.argv.slice(2);
 const PAIRS = Number(pairsArg);
@@ -19,10 +19,6 @@ if (!A || !B || !existsSync(A) || !existsSync(B) || !Number.isInteger(PAIRS) || 
   process.exit(2);
 }
 const HERE = new URL('.', import.meta.url).pathname;
-const bounded = (what, promise, ms) => Promise.race([
-  promise,
-  sleep(ms).then(() => { throw new Error(`${what}: no answer within ${ms} ms`); }),
-]);
 
 const { chromium } = await import('playwright-core');
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });

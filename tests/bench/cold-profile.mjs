@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startOrigin } from './server.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, sleep } from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, bounded, sleep } from './common.mjs';
 
 const [ENGINE, startsArg = '5'] = process.argv.slice(2);
 const STARTS = Number(startsArg);
@@ -23,10 +23,6 @@ if (!ENGINE || !existsSync(ENGINE) || !Number.isInteger(STARTS) || STARTS < 1) {
   process.exit(2);
 }
 const HERE = new URL('.', import.meta.url).pathname;
-const bounded = (what, promise, ms) => Promise.race([
-  promise,
-  sleep(ms).then(() => { throw new Error(`${what}: no answer within ${ms} ms`); }),
-]);
 const freePort = () => new Promise((resolve) => {
   const probe = createServer().listen(0, '127.0.0.1', () => {
     const { port } = probe.address();

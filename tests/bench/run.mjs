@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { CHROMIUM, CHROMIUM_ARGS, SYNC_TAG, median, sleep, sorted, until } from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, SYNC_TAG, bounded as within, median, sleep, sorted, until } from './common.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -72,13 +72,7 @@ const summary = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.m
 
 
 /** A promise that must settle within `ms`. */
-function bounded(what, promise, ms = STEP_MS) {
-  let timer;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms); }),
-  ]);
-}
+const bounded = (what, promise, ms = STEP_MS) => within(what, promise, ms);
 
 /** A check that the figure measures what it claims; a failed one stops the benchmark. */
 function expect(cond, what) {
