@@ -16,7 +16,11 @@ export interface SyncStatus {
   coalesced: number;
 }
 
-/** An entry the worker gave up on. `method`/`url` are null for a record that could not be read. */
+/**
+ * An entry the worker gave up on. `method`/`url` are null for a queue record that could not be
+ * read, and `deadAt` too for a dead letter that could not be read itself: its `reason` says why,
+ * and it can only be discarded.
+ */
 export interface DeadLetter {
   id: number;
   method: string | null;
@@ -26,7 +30,7 @@ export interface DeadLetter {
   /** The first 4 KiB of the server's answer, as text. */
   answer: string | null;
   queuedAt: number | null;
-  deadAt: number;
+  deadAt: number | null;
   attempts: number;
 }
 

@@ -33,14 +33,40 @@ pub struct DeadLetterView {
     pub answer: Option<String>,
     #[serde(with = "crate::millis::option")]
     pub queued_at: Option<f64>,
-    #[serde(with = "crate::millis")]
-    pub dead_at: f64,
+    /// `None` only for a stored dead letter that does not parse.
+    #[serde(with = "crate::millis::option")]
+    pub dead_at: Option<f64>,
     pub attempts: u32,
 }
 
 impl DeadLetter {
     pub fn from_json(text: &str) -> Option<DeadLetter> {
         serde_json::from_str(text).ok()
+    }
+
+    /// A stored dead letter as the page lists it, given the key it is stored under and its JSON
+    /// text (`None` when it has none). One that does not parse is listed all the same, with why,
+    /// so that the page sees what the status counts and can discard it.
+    pub fn listed(id: u64, text: Option<&str>) -> DeadLetterView {
+        let Some(text) = text else { return Self::unreadable(id, "it is not JSON".into()) };
+        match serde_json::from_str::<DeadLetter>(text) {
+            Ok(letter) => letter.view(),
+            Err(e) => Self::unreadable(id, e.to_string()),
+        }
+    }
+
+    fn unreadable(id: u64, why: String) -> DeadLetterView {
+        DeadLetterView {
+            id,
+            method: None,
+            url: None,
+            status: None,
+            reason: format!("this dead letter could not be read ({why}); discard it"),
+            answer: None,
+            queued_at: None,
+            dead_at: None,
+            attempts: 0,
+        }
     }
 
     pub fn to_json(&self) -> String {
@@ -57,7 +83,7 @@ impl DeadLetter {
             reason: self.reason.clone(),
             answer: self.answer.clone(),
             queued_at: entry.map(|e| e.queued_at),
-            dead_at: self.dead_at,
+            dead_at: Some(self.dead_at),
             attempts: entry.map_or(0, |e| e.attempts),
         }
     }
@@ -110,5 +136,22 @@ mod tests {
         assert_eq!(d.revived(), None);
         assert_eq!(d.view().method, None);
         assert_eq!(DeadLetter::from_json(&d.to_json()), Some(d));
+    }
+
+    #[test]
+    fn a_letter_is_listed_as_its_view() {
+        let d = letter();
+        assert_eq!(DeadLetter::listed(4, Some(&d.to_json())), d.view());
+        assert_eq!(serde_json::to_value(d.view()).unwrap()["deadAt"], 9);
+    }
+
+    #[test]
+    fn a_letter_that_does_not_parse_is_still_listed_under_its_key_with_why() {
+        let v = DeadLetter::listed(6, Some(r#"{"id":6,"deadAt":12,"reason":7}"#));
+        assert_eq!((v.id, v.dead_at, v.method, v.attempts), (6, None, None, 0));
+        assert!(v.reason.starts_with("this dead letter could not be read (invalid type: integer `7`"), "{}", v.reason);
+        let v = DeadLetter::listed(8, None);
+        assert_eq!(v.reason, "this dead letter could not be read (it is not JSON); discard it");
+        assert_eq!(serde_json::to_value(&v).unwrap()["deadAt"], serde_json::Value::Null);
     }
 }

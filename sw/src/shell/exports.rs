@@ -143,7 +143,7 @@ async fn carry_out(worker: &Rc<Worker>, plan: Plan) -> Result<Event, Error> {
     }
     Ok(match plan.reply {
         Reply::Pending => Event::Pending { entries: queue.list().await?.iter().map(PendingEntry::from).collect() },
-        Reply::DeadLetters => Event::DeadLetters { entries: queue.dead_letters().await?.iter().map(|d| d.view()).collect() },
+        Reply::DeadLetters => Event::DeadLetters { entries: queue.dead_letters().await? },
         Reply::Status => {
             worker.news_sent().await;
             Event::Status(worker.status().await?)

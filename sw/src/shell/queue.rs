@@ -7,7 +7,7 @@
 
 use super::js;
 use crate::coalesce::Fold;
-use crate::dead_letter::DeadLetter;
+use crate::dead_letter::{DeadLetter, DeadLetterView};
 use crate::entry::{header, is_text, queue_id, Entry, RecordError};
 use crate::error::Error;
 use crate::state::Mark;
@@ -265,9 +265,20 @@ impl Queue {
         tx.commit().await.map_err(storage)
     }
 
-    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, Error> {
+    /// Every dead letter as the page lists it, unreadable ones included. One stored under a key
+    /// that is not a queue id (written by other code) cannot be named to a retry or a discard: it
+    /// is left out, and said so.
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetterView>, Error> {
         let records = self.all(DEAD).await?;
-        Ok(records.iter().filter_map(|r| js::to_json(r).and_then(|t| DeadLetter::from_json(&t))).collect())
+        let mut listed = Vec::with_capacity(records.len());
+        for record in &records {
+            let key = js::get(record, "id");
+            match queue_id(key.as_f64()) {
+                Some(id) => listed.push(DeadLetter::listed(id, js::to_json(record).as_deref())),
+                None => js::error("offline-sync: a dead letter stored under a key that is not a queue id (written by other code) is left out of the list"),
+            }
+        }
+        Ok(listed)
     }
 
     /// Puts a dead letter back in the queue under its old id (its original place in line).

@@ -58,14 +58,15 @@ async fn run_js(body: &str) {
     wasm_bindgen_futures::JsFuture::from(done).await.unwrap();
 }
 
-/// Adds records (JS object literals) to a queue straight through IndexedDB, as other code would.
-async fn add_by_hand(name: &str, records: &[&str]) {
-    let adds: String = records.iter().map(|r| format!("tx.objectStore('queue').add({r});")).collect();
+/// Adds records (JS object literals) to a store of a queue straight through IndexedDB, as other
+/// code would.
+async fn add_by_hand(name: &str, store: &str, records: &[&str]) {
+    let adds: String = records.iter().map(|r| format!("tx.objectStore('{store}').add({r});")).collect();
     run_js(&format!(
         "return new Promise((ok, fail) => {{
             const open = factory.open('{name}');
             open.onsuccess = () => {{
-                const tx = open.result.transaction('queue', 'readwrite');
+                const tx = open.result.transaction('{store}', 'readwrite');
                 {adds}
                 tx.oncomplete = () => {{ open.result.close(); ok(); }};
                 tx.onerror = () => fail(tx.error);
@@ -179,7 +180,7 @@ async fn reports_unreadable_records_without_losing_the_rest() {
     let queue = fresh("test-bad-record").await;
     push(&queue, &entry(1), None).await;
     // A record written by hand (DevTools) or by another version, straight through IndexedDB.
-    add_by_hand("test-bad-record", &["{ hello: 'world' }"]).await;
+    add_by_hand("test-bad-record", "queue", &["{ hello: 'world' }"]).await;
     push(&queue, &entry(2), None).await;
 
     let (first, record) = next_after(&queue, None).await.unwrap();
@@ -196,7 +197,7 @@ async fn files_records_under_foreign_keys_again_so_they_can_be_removed() {
     let queue = fresh("test-foreign-key").await;
     let ours = push(&queue, &entry(1), None).await;
     // Other code writing our store under keys of its own: a string, a fraction.
-    add_by_hand("test-foreign-key", &["{ id: 'by-hand', hello: 'world' }", "{ id: 2.5, hello: 'again' }"]).await;
+    add_by_hand("test-foreign-key", "queue", &["{ id: 'by-hand', hello: 'world' }", "{ id: 2.5, hello: 'again' }"]).await;
     let found = queue.read(u32::MAX).await.unwrap();
     let ids: Vec<u64> = found.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids.len(), 3, "every record is read: {ids:?}");
@@ -215,7 +216,7 @@ async fn files_records_under_foreign_keys_again_so_they_can_be_removed() {
 async fn a_key_beyond_the_generators_range_fails_the_read_and_loses_nothing() {
     let queue = fresh("test-huge-key").await;
     push(&queue, &entry(1), None).await;
-    add_by_hand("test-huge-key", &["{ id: 1e300, hello: 'world' }"]).await;
+    add_by_hand("test-huge-key", "queue", &["{ id: 1e300, hello: 'world' }"]).await;
     assert!(queue.read(u32::MAX).await.is_err(), "no key can be generated for it");
     assert_eq!(queue.count().await.unwrap(), 2, "both records are still there");
 }
@@ -232,7 +233,7 @@ async fn dead_letters_move_atomically_and_come_back_in_their_old_place() {
     let letter = DeadLetter { id: a, reason: "HTTP 503 after 5".into(), status: Some(503), answer: Some("busy".into()), dead_at: 5.0, entry: Some(dead) };
     queue.bury(&letter, Some(&bytes(1)), None).await.unwrap();
     assert_eq!((queue.count().await.unwrap(), queue.counts().await.unwrap().1), (1, 1));
-    assert_eq!(queue.dead_letters().await.unwrap(), vec![letter]);
+    assert_eq!(queue.dead_letters().await.unwrap(), vec![letter.view()]);
 
     let revived = queue.revive(a).await.unwrap();
     assert_eq!((revived.id, revived.attempts, revived.refusals, revived.idempotency_key.as_str()), (Some(a), 5, 0, "key-1"));
@@ -243,6 +244,18 @@ async fn dead_letters_move_atomically_and_come_back_in_their_old_place() {
     assert_eq!(js_sys::Uint8Array::new(&body).to_vec(), js_sys::Uint8Array::new(&bytes(1)).to_vec());
     assert!(queue.revive(a).await.is_err(), "nothing left to revive");
     assert!(next_after(&queue, Some(a)).await.unwrap().0 == b);
+}
+
+#[wasm_bindgen_test]
+async fn a_dead_letter_that_does_not_parse_is_listed_and_can_be_discarded() {
+    let queue = fresh("test-bad-dead").await;
+    add_by_hand("test-bad-dead", "dead", &["{ id: 3, deadAt: 12, reason: 7 }", "{ id: 'by-hand', reason: 'x' }"]).await;
+    let listed = queue.dead_letters().await.unwrap();
+    assert_eq!(listed.iter().map(|d| (d.id, d.dead_at)).collect::<Vec<_>>(), [(3, None)], "the one under a queue id is listed");
+    assert!(listed[0].reason.starts_with("this dead letter could not be read (invalid type"), "{}", listed[0].reason);
+    assert!(queue.revive(3).await.is_err(), "it cannot go back in the queue");
+    queue.discard(3).await.unwrap();
+    assert_eq!(queue.counts().await.unwrap().1, 1, "only the one under a foreign key is left");
 }
 
 #[wasm_bindgen_test]
