@@ -256,38 +256,25 @@ async function coldStart(tab) {
 
 /**
  * 6. A page load after idle: the page's worker stopped (none for "no worker"), the page loaded
- * again; the time from the navigation's start to its response's first byte, twice: right after
- * the tab is brought to the front (`switched`), then with the tab in front, its worker stopped
- * again (`front`). Switching tabs is the harness's doing (a tab per worker), and a first load
- * after it was seen slower for a page a worker controls than for one with none. Whether the load
+ * again; the time from the navigation's start to its response's first byte. Whether the load
  * started the worker is noted: offline-sync's static routes send GETs past a stopped worker.
  */
 async function pageLoad(tab, notes) {
   const { page, origin } = tab;
   debug(tab.kind, 'page load after idle');
-  const load = async () => {
-    if (tab.kind !== 'none') await stopWorker(tab);
-    await sleep(250);
-    await bounded(`${tab.kind}: the page load`, page.goto(`${origin.base}/index.html?sw=${tab.kind}`), 30_000);
-    const ttfb = await page.evaluate(() => performance.getEntriesByType('navigation')[0].responseStart);
-    await bounded(`${tab.kind}: the page to be ready again`, page.evaluate(() => window.ready), 30_000);
-    return ttfb;
-  };
   await page.bringToFront();
-  const switched = await load();
-  // The load may have started the worker in the background (Chromium does after a navigation a
-  // static route sent to the network): let it finish before stopping it again.
-  await sleep(250);
-  const front = await load();
-  if (tab.kind !== 'none') {
-    notes.add(`${NAME[tab.kind]}: its worker was ${workerRunning(tab) ? 'running' : 'still stopped'} after a page load after idle`);
-    // A worker left stopped makes Playwright's setOffline hang on it: start it again.
-    if (!workerRunning(tab)) {
-      await tab.cdp.send('ServiceWorker.startWorker', { scopeURL: `${origin.base}/` });
-      await until(`${tab.kind}: its worker to start again`, () => workerRunning(tab), 10_000, 5);
-    }
+  if (tab.kind !== 'none') await stopWorker(tab);
+  await bounded(`${tab.kind}: the page load`, page.goto(`${origin.base}/index.html?sw=${tab.kind}`), 30_000);
+  const ttfb = await page.evaluate(() => performance.getEntriesByType('navigation')[0].responseStart);
+  await bounded(`${tab.kind}: the page to be ready again`, page.evaluate(() => window.ready), 30_000);
+  if (tab.kind === 'none') return ttfb;
+  notes.add(`${NAME[tab.kind]}: its worker was ${workerRunning(tab) ? 'running' : 'still stopped'} after a page load after idle`);
+  // A worker left stopped makes Playwright's setOffline hang on it: start it again.
+  if (!workerRunning(tab)) {
+    await tab.cdp.send('ServiceWorker.startWorker', { scopeURL: `${origin.base}/` });
+    await until(`${tab.kind}: its worker to start again`, () => workerRunning(tab), 10_000, 5);
   }
-  return { switched, front };
+  return ttfb;
 }
 
 /**
@@ -407,14 +394,7 @@ async function oneRun(run, browser, files, notes) {
 
     // 6. page load after idle, alternating between the two workers and no worker.
     out.load = { ours: [], workbox: [], none: [] };
-    out.loadSwitched = { ours: [], workbox: [], none: [] };
-    for (let i = 0; i < COLD; i++) {
-      for (const kind of [...order, 'none']) {
-        const { switched, front } = await pageLoad(tabs[kind], notes);
-        out.load[kind].push(front);
-        out.loadSwitched[kind].push(switched);
-      }
-    }
+    for (let i = 0; i < COLD; i++) for (const kind of [...order, 'none']) out.load[kind].push(await pageLoad(tabs[kind], notes));
 
     // 1 + 2. enqueue offline, then drain; and the drain's floor, the same POSTs one after another
     // with no worker.
@@ -514,8 +494,7 @@ async function main() {
         `(first request after ${fmtMs(q.ours.firstReplayMs)} ms; batchUrl ${fmtMs(q.batch.drainMs)} ms; floor ${fmtMs(r.floorMs)} ms), ` +
         `pass-through median ${fmtMs(r.pass.ours.median)} / ${fmtMs(r.pass.workbox.median)} / ${fmtMs(r.pass.none.median)} ms, ` +
         `cold ${fmtMs(median(r.cold.ours))} / ${fmtMs(median(r.cold.workbox))} ms, ` +
-        `page load after idle ${fmtMs(median(r.load.ours))} / ${fmtMs(median(r.load.workbox))} / ${fmtMs(median(r.load.none))} ms ` +
-        `(just brought to the front ${fmtMs(median(r.loadSwitched.ours))} / ${fmtMs(median(r.loadSwitched.workbox))} / ${fmtMs(median(r.loadSwitched.none))}) (offline-sync / workbox [/ no worker])`);
+        `page load after idle ${fmtMs(median(r.load.ours))} / ${fmtMs(median(r.load.workbox))} / ${fmtMs(median(r.load.none))} ms (offline-sync / workbox [/ no worker])`);
     }
   } finally {
     await browser.close();
@@ -536,10 +515,8 @@ async function main() {
     row('pass-qf', 'pass-through added latency, median, queue-first', 'ms', runs.map((r) => r.pass.qf.median - r.pass.none.median), runs.map((r) => r.pass.workbox.median - r.pass.none.median), runs.map((r) => r.pass.none.median)),
     row('pass-p99', 'pass-through added latency, p99', 'ms', ...col((r, k) => r.pass[k].p99 - r.pass.none.p99), runs.map((r) => r.pass.none.p99)),
     row('cold', `cold start to first answer (median of ${COLD})`, 'ms', ...col((r, k) => median(r.cold[k])), runs.map((r) => r.none.post)),
-    row('load', `page load after idle, the tab in front: time to the navigation's first byte (median of ${COLD})`, 'ms', ...col((r, k) => median(r.load[k])), runs.map((r) => median(r.load.none))),
-    row('load-floor', 'page load after idle, the tab in front, against no worker', 'ratio', runs.map((r) => median(r.load.ours) / median(r.load.none)), runs.map((r) => median(r.load.workbox) / median(r.load.none)), null, fmtRatio),
-    row('load-switched', `page load after idle, the tab just brought to the front (median of ${COLD})`, 'ms', ...col((r, k) => median(r.loadSwitched[k])), runs.map((r) => median(r.loadSwitched.none))),
-    row('load-switched-floor', 'page load after idle, the tab just brought to the front, against no worker', 'ratio', runs.map((r) => median(r.loadSwitched.ours) / median(r.loadSwitched.none)), runs.map((r) => median(r.loadSwitched.workbox) / median(r.loadSwitched.none)), null, fmtRatio),
+    row('load', `page load after idle: time to the navigation's first byte (median of ${COLD})`, 'ms', ...col((r, k) => median(r.load[k])), runs.map((r) => median(r.load.none))),
+    row('load-floor', 'page load after idle against no worker', 'ratio', runs.map((r) => median(r.load.ours) / median(r.load.none)), runs.map((r) => median(r.load.workbox) / median(r.load.none)), null, fmtRatio),
     row('size', 'gzipped size of what the worker loads', 'bytes', Array(RUNS).fill(size.ours.gzip), Array(RUNS).fill(size.workbox.gzip), null, fmtBytes),
   ];
   const elapsed = (performance.now() - started) / 1000;
