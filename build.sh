@@ -232,6 +232,6 @@ case "${1:-build}" in
   build) build ;;
   demo) demo ;;
   test) test_all ;;
-  bench) build && ensure_chromium && ensure_npm tests/bench && node tests/bench/run.mjs ;;
+  bench) build && ensure_chromium && node tests/bench/run.mjs ;;
   *) echo "usage: ./build.sh [build|demo|test|bench]" >&2; exit 2 ;;
 esac

@@ -783,7 +783,9 @@ export function createSync(db, options = {}) {
           if (queueId == null) await t.update(row.id, { _inflight: { ...row._inflight, queueId: waiting.id } });
           continue;
         }
-        if (dead.some(same)) continue; // settled below
+        // Settled below; a dead letter that names no request (its record could not be read) holds
+        // nothing of the row's, which goes again.
+        if (dead.some((e) => e.url != null && same(e))) continue;
         await release(table, row.id, null, null, (r) => r._inflight?.token === row._inflight.token);
       }
     }

@@ -344,7 +344,8 @@ function renderDead(entries) {
       describe(entry),
       el('span', { class: 'error', textContent: refusal(entry) }),
       el('span', { class: 'buttons' },
-        el('button', { type: 'button', class: 'retry', dataset: { testid: 'retry', id: entry.id }, textContent: 'Retry' }),
+        // One that names no request (its record could not be read) can only be discarded.
+        entry.method != null && el('button', { type: 'button', class: 'retry', dataset: { testid: 'retry', id: entry.id }, textContent: 'Retry' }),
         el('button', { type: 'button', class: 'discard', dataset: { testid: 'discard', id: entry.id }, textContent: 'Discard' })))));
   $('dead-empty').hidden = entries.length > 0;
 }

@@ -2,20 +2,21 @@
 // Two builds of offline-sync side by side after idle: for telling whether a change to the engine
 // moves the cold start or the page load, which run.mjs's five of each a run cannot resolve.
 //
-//   node tests/bench/cold-ab.mjs A/offline-sync.js B/offline-sync.js [rounds, 40 by default] [cold|load]
+//   node tests/bench/cold-ab.mjs A/offline-sync.js B/offline-sync.js [rounds, 42 by default] [cold|load]
 //
 // Each build gets its own origin and tab in one headless Chromium, both under dist/sw.js with the
 // default options. Each round stops both workers (CDP), then `cold` times one online POST through
 // each (the cold start to the first answer) and `load` loads each page again and reads its
 // navigation's first byte, beside a third tab with no worker. It prints the medians. The order
-// rotates round by round, so that each tab holds each place as often: a tab brought to the front
-// just before its load was seen slower than one loaded twice in a row.
+// rotates round by round, so that over a multiple of the number of tabs (42 rounds by default)
+// each holds each place as often: a tab brought to the front just before its load was seen slower
+// than one loaded twice in a row.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOrigin } from './server.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, bounded, median, sleep } from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, bounded, ensureNpm, median, sleep } from './common.mjs';
 
-const [A, B, roundsArg = '40', scenario = 'cold'] = process.argv.slice(2);
+const [A, B, roundsArg = '42', scenario = 'cold'] = process.argv.slice(2);
 const ROUNDS = Number(roundsArg);
 if (!A || !B || !existsSync(A) || !existsSync(B) || !Number.isInteger(ROUNDS) || ROUNDS < 1 || !['cold', 'load'].includes(scenario)) {
   console.error('usage: node tests/bench/cold-ab.mjs A/offline-sync.js B/offline-sync.js [rounds] [cold|load]');
@@ -23,6 +24,7 @@ if (!A || !B || !existsSync(A) || !existsSync(B) || !Number.isInteger(ROUNDS) ||
 }
 const HERE = new URL('.', import.meta.url).pathname;
 
+ensureNpm();
 const { chromium } = await import('playwright-core');
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 const tabs = [];

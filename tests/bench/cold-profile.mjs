@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startOrigin } from './server.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, bounded, sleep } from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, bounded, ensureNpm, sleep } from './common.mjs';
 
 const [ENGINE, startsArg = '5'] = process.argv.slice(2);
 const STARTS = Number(startsArg);
@@ -36,6 +36,7 @@ const origin = await startOrigin({
   '/offline-sync.js': ENGINE,
 });
 const port = await freePort();
+ensureNpm();
 const { chromium } = await import('playwright-core');
 const browser = await chromium.launch({
   executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, `--remote-debugging-port=${port}`],

@@ -1,6 +1,23 @@
-// What run.mjs and drain-cdp.mjs share beyond tests/common.mjs: Chromium's path, the sync tags,
-// the median.
+// What the benchmark's scripts share beyond tests/common.mjs: Chromium's path, the sync tags,
+// the median, their npm packages.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 export { CHROMIUM_ARGS, sleep, until } from '../common.mjs';
+
+const HERE = new URL('.', import.meta.url).pathname;
+
+/** npm install here, only when package.json changed since the last install. */
+export function ensureNpm() {
+  const stamp = join(HERE, 'node_modules', '.offline-sync-stamp');
+  const want = createHash('sha256').update(readFileSync(join(HERE, 'package.json'))).digest('hex');
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === want) return;
+  console.log('==> installing npm packages in tests/bench');
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: HERE, stdio: 'inherit' });
+  writeFileSync(stamp, want + '\n');
+}
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const SYNC_TAG = { ours: 'offline-sync', workbox: 'workbox-background-sync:sync-queue' };

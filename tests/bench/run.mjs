@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { CHROMIUM, CHROMIUM_ARGS, SYNC_TAG, bounded as within, median, sleep, sorted, until } from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, SYNC_TAG, bounded as within, ensureNpm, median, sleep, sorted, until } from './common.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -56,15 +56,6 @@ const NAME = { ours: 'offline-sync', batch: 'offline-sync (batchUrl)', qf: 'offl
 const KINDS = ['ours', 'batch', 'qf', 'workbox', 'none'];
 
 // --- the packages in tests/bench (installed on demand, like build.sh's ensure_npm) ---------------
-function ensureNpm() {
-  const stamp = join(HERE, 'node_modules', '.offline-sync-stamp');
-  const want = createHash('sha256').update(readFileSync(join(HERE, 'package.json'))).digest('hex');
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === want) return;
-  console.log('==> installing npm packages in tests/bench');
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: HERE, stdio: 'inherit' });
-  writeFileSync(stamp, want + '\n');
-}
-
 // --- small helpers ------------------------------------------------------------------------------
 /** Nearest-rank percentile. */
 const percentile = (xs, p) => sorted(xs)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
@@ -311,8 +302,8 @@ async function enqueueAndDrain(tab, context, notes, { outage = 'browser' } = {})
     expect(rejected === ENQUEUE, `workbox: every offline POST rejected in the page (${JSON.stringify(enq)})`);
   }
   expect(origin.arrivals.length === 0, `${tab.kind}: nothing reached the server while offline`);
-  // Ours answers 202 once the entry is on disk; workbox's fetch rejects in the page while its
-  // worker may still be writing the entry: that gets a moment.
+  // Ours answers 202 once the entry is on disk; workbox's fetch rejects once its plugin's write is
+  // made, which may not have committed yet: that gets a moment.
   const count = () => page.evaluate(() => window.queueLength());
   if (tab.kind === 'workbox') await until('workbox: its queue to hold every entry', async () => (await count()) === ENQUEUE, 5_000).catch(() => {});
   const queued = await count();

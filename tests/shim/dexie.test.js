@@ -628,6 +628,24 @@ describe('start and events', () => {
     expect(await db.tasks.get(row.id)).toMatchObject({ title: 'Queued', _inflight: null, _synced: true });
   });
 
+  test('a request whose queue record ended as an unreadable dead letter is sent again at start', async () => {
+    await setup();
+    offline();
+    const row = await sync.create('tasks', { title: 'Lost record' });
+    await sync.idle();
+    const { queueId } = (await db.tasks.get(row.id))._inflight;
+    sync.stop();
+    worker.queue = worker.queue.filter((e) => e.id !== queueId);
+    const unreadable = { id: queueId, method: null, url: null, status: null, reason: 'this dead letter could not be read (expected value); discard it', answer: null, queuedAt: null, deadAt: null, attempts: 0 };
+    worker.dead.push(unreadable);
+    online();
+    await sync.start();
+    await sync.idle();
+    expect(mutations().map((m) => [m.method, m.path])).toEqual([['POST', '/api/tasks']]);
+    expect(await db.tasks.get(row.id)).toMatchObject({ title: 'Lost record', _inflight: null, _synced: true });
+    expect(worker.dead).toEqual([unreadable]); // for the person to discard
+  });
+
   test('with no worker at all, a request an earlier session left out goes again; with one that does not control the page, it waits', async () => {
     await setup();
     sync.stop();
