@@ -55,7 +55,6 @@ const debug = (...args) => { if (DEBUG) console.log(`[${(performance.now() / 100
 const NAME = { ours: 'offline-sync', batch: 'offline-sync (batchUrl)', qf: 'offline-sync (queueFirst)', workbox: 'workbox', none: 'no worker' };
 const KINDS = ['ours', 'batch', 'qf', 'workbox', 'none'];
 
-// --- the packages in tests/bench (installed on demand, like build.sh's ensure_npm) ---------------
 // --- small helpers ------------------------------------------------------------------------------
 /** Nearest-rank percentile. */
 const percentile = (xs, p) => sorted(xs)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
