@@ -5,13 +5,14 @@
 //   node tests/bench/cold-ab.mjs A/offline-sync.js B/offline-sync.js [rounds, 42 by default] [cold|load]
 //
 // Each build gets its own origin and tab in one headless Chromium, both under dist/sw.js with the
-// default options. Each round stops both workers (CDP), then `cold` times one online POST through
+// default options, in one profile on disk as run.mjs and a user have. Each round stops both workers (CDP), then `cold` times one online POST through
 // each (the cold start to the first answer) and `load` loads each page again and reads its
 // navigation's first byte, beside a third tab with no worker. It prints the medians. The order
 // rotates round by round, so that over a multiple of the number of tabs (42 rounds by default)
 // each holds each place as often: a tab brought to the front just before its load was seen slower
 // than one loaded twice in a row.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOrigin } from './server.mjs';
 import { CHROMIUM, CHROMIUM_ARGS, bounded, ensureNpm, median, sleep } from './common.mjs';
@@ -26,7 +27,8 @@ const HERE = new URL('.', import.meta.url).pathname;
 
 ensureNpm();
 const { chromium } = await import('playwright-core');
-const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+const profile = mkdtempSync(join(tmpdir(), 'offline-sync-cold-ab-'));
+const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 const tabs = [];
 try {
   for (const engine of scenario === 'load' ? [A, B, null] : [A, B]) {
@@ -37,7 +39,6 @@ try {
     });
     const name = engine ?? 'no worker';
     const url = `${origin.base}/index.html?sw=${engine ? 'ours' : 'none'}`;
-    const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(url);
     await bounded(`${name}: the worker to control the page`, page.evaluate(() => window.ready), 30_000);
@@ -65,6 +66,7 @@ try {
   const what = scenario === 'cold' ? 'cold start to the first answer' : "page load after idle, the navigation's first byte";
   for (const tab of tabs) console.log(`${tab.name}: ${what}, median of ${ROUNDS}: ${median(tab.ms).toFixed(1)} ms`);
 } finally {
-  await browser.close();
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
   for (const tab of tabs) await tab.origin.close();
 }

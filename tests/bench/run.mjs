@@ -52,8 +52,8 @@ const TOTAL_MS = intEnv('BENCH_TIMEOUT_S', Math.max(600, RUNS * 300)) * 1000; //
 
 const DEBUG = !!process.env.BENCH_DEBUG;
 const debug = (...args) => { if (DEBUG) console.log(`[${(performance.now() / 1000).toFixed(2)}]`, ...args); };
-const NAME = { ours: 'offline-sync', batch: 'offline-sync (batchUrl)', qf: 'offline-sync (queueFirst)', workbox: 'workbox', none: 'no worker' };
-const KINDS = ['ours', 'batch', 'qf', 'workbox', 'none'];
+const NAME = { ours: 'offline-sync', batch: 'offline-sync (batchUrl)', qf: 'offline-sync (queueFirst)', workbox: 'workbox', bare: 'a bare worker', none: 'no worker' };
+const KINDS = ['ours', 'batch', 'qf', 'workbox', 'bare', 'none'];
 
 // --- small helpers ------------------------------------------------------------------------------
 /** Nearest-rank percentile. */
@@ -113,6 +113,7 @@ async function prepareWorkers() {
   const oursFiles = [ours.sw, ours.engine];
   return {
     files: { '/index.html': join(HERE, 'site', 'index.html'), '/sw.js': ours.sw, '/offline-sync.js': ours.engine, '/workbox-sw.js': workbox },
+    bareFiles: { '/index.html': join(HERE, 'site', 'index.html'), '/sw.js': ours.sw, '/offline-sync.js': join(HERE, 'site', 'bare-worker.js') },
     size: {
       ours: { gzip: gz(oursFiles), raw: raw(oursFiles), sha256: sha(oursFiles) },
       workbox: { gzip: gz([workbox]), raw: raw([workbox]), sha256: sha([workbox]) },
@@ -359,12 +360,12 @@ async function enqueueAndDrain(tab, context, notes, { outage = 'browser' } = {})
 }
 
 // --- one run ------------------------------------------------------------------------------------
-async function oneRun(run, browser, files, notes) {
+async function oneRun(run, browser, { files, bareFiles }, notes) {
   const { startOrigin } = await import('./server.mjs');
   const origins = {};
   try {
     for (const kind of KINDS) {
-      origins[kind] = await startOrigin(files);
+      origins[kind] = await startOrigin(kind === 'bare' ? bareFiles : files);
       await openOrigin(browser.pages[kind], origins[kind]);
     }
     // Alternate which worker goes first, so that neither always gets the warmer machine.
@@ -382,9 +383,13 @@ async function oneRun(run, browser, files, notes) {
     for (let i = 0; i < COLD; i++) for (const kind of order) out.cold[kind].push(await coldStart(tabs[kind]));
     out.none = { post: median(await tabs.none.page.evaluate(async (n) => (await window.sequential(n, 3_000_000)).ms, COLD)) };
 
-    // 6. page load after idle, alternating between the two workers and no worker.
-    out.load = { ours: [], workbox: [], none: [] };
-    for (let i = 0; i < COLD; i++) for (const kind of [...order, 'none']) out.load[kind].push(await pageLoad(tabs[kind], notes));
+    // 6. page load after idle: the two workers, a bare one under the same static routes as
+    // offline-sync, and no worker; the order rotates load by load, as a tab's place in it shows.
+    out.load = { ours: [], workbox: [], bare: [], none: [] };
+    const loads = [...order, 'bare', 'none'];
+    for (let i = 0; i < COLD; i++) {
+      for (const kind of [...loads.slice(i % loads.length), ...loads.slice(0, i % loads.length)]) out.load[kind].push(await pageLoad(tabs[kind], notes));
+    }
 
     // 1 + 2. enqueue offline, then drain; and the drain's floor, the same POSTs one after another
     // with no worker.
@@ -468,7 +473,7 @@ async function main() {
   const loadBefore = loadavg();
   ensureNpm();
   console.log(`==> offline-sync vs workbox-background-sync: ${RUNS} run(s), ${ENQUEUE} queued POSTs, ${PASS} pass-through POSTs, ${COLD} cold starts per run and worker`);
-  const { files, size } = await prepareWorkers();
+  const { files, bareFiles, size } = await prepareWorkers();
   const browser = await launchBrowser();
   cleanup = browser.close;
   const notes = new Set();
@@ -476,7 +481,7 @@ async function main() {
   try {
     for (let run = 0; run < RUNS; run++) {
       const t = performance.now();
-      const r = await oneRun(run, browser, files, notes);
+      const r = await oneRun(run, browser, { files, bareFiles }, notes);
       runs.push(r);
       const q = r.queue;
       console.log(`run ${run + 1}/${RUNS} (${((performance.now() - t) / 1000).toFixed(1)} s, ${r.order[0]} first): ` +
@@ -484,7 +489,7 @@ async function main() {
         `(first request after ${fmtMs(q.ours.firstReplayMs)} ms; batchUrl ${fmtMs(q.batch.drainMs)} ms; floor ${fmtMs(r.floorMs)} ms), ` +
         `pass-through median ${fmtMs(r.pass.ours.median)} / ${fmtMs(r.pass.workbox.median)} / ${fmtMs(r.pass.none.median)} ms, ` +
         `cold ${fmtMs(median(r.cold.ours))} / ${fmtMs(median(r.cold.workbox))} ms, ` +
-        `page load after idle ${fmtMs(median(r.load.ours))} / ${fmtMs(median(r.load.workbox))} / ${fmtMs(median(r.load.none))} ms (offline-sync / workbox [/ no worker])`);
+        `page load after idle ${fmtMs(median(r.load.ours))} / ${fmtMs(median(r.load.workbox))} / ${fmtMs(median(r.load.none))} ms, a bare worker ${fmtMs(median(r.load.bare))} ms (offline-sync / workbox [/ no worker])`);
     }
   } finally {
     await browser.close();
@@ -507,6 +512,7 @@ async function main() {
     row('cold', `cold start to first answer (median of ${COLD})`, 'ms', ...col((r, k) => median(r.cold[k])), runs.map((r) => r.none.post)),
     row('load', `page load after idle: time to the navigation's first byte (median of ${COLD})`, 'ms', ...col((r, k) => median(r.load[k])), runs.map((r) => median(r.load.none))),
     row('load-floor', 'page load after idle against no worker', 'ratio', runs.map((r) => median(r.load.ours) / median(r.load.none)), runs.map((r) => median(r.load.workbox) / median(r.load.none)), null, fmtRatio),
+    row('load-bare', 'page load after idle against a bare worker (no worker: the bare one against none)', 'ratio', runs.map((r) => median(r.load.ours) / median(r.load.bare)), runs.map((r) => median(r.load.workbox) / median(r.load.bare)), runs.map((r) => median(r.load.bare) / median(r.load.none)), fmtRatio),
     row('size', 'gzipped size of what the worker loads', 'bytes', Array(RUNS).fill(size.ours.gzip), Array(RUNS).fill(size.workbox.gzip), null, fmtBytes),
   ];
   const elapsed = (performance.now() - started) / 1000;
