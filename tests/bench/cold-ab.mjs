@@ -28,15 +28,24 @@ const HERE = new URL('.', import.meta.url).pathname;
 ensureNpm();
 const { chromium } = await import('playwright-core');
 const profile = mkdtempSync(join(tmpdir(), 'offline-sync-cold-ab-'));
-const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+const origins = [];
 const tabs = [];
+let context;
+const cleanup = async () => {
+  await context?.close().catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+  for (const origin of origins) await origin.close();
+};
+process.once('SIGINT', () => cleanup().then(() => process.exit(130)));
 try {
+  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   for (const engine of scenario === 'load' ? [A, B, null] : [A, B]) {
     const origin = await startOrigin({
       '/index.html': join(HERE, 'site', 'index.html'),
       '/sw.js': join(HERE, '..', '..', 'dist', 'sw.js'),
       ...(engine && { '/offline-sync.js': engine }),
     });
+    origins.push(origin);
     const name = engine ?? 'no worker';
     const url = `${origin.base}/index.html?sw=${engine ? 'ours' : 'none'}`;
     const page = await context.newPage();
@@ -50,6 +59,8 @@ try {
   for (let i = 0; i < ROUNDS; i++) {
     for (const tab of [...tabs.slice(i % tabs.length), ...tabs.slice(0, i % tabs.length)]) {
       await tab.page.bringToFront();
+      // Every worker of the profile: also the other build's, which Chromium may have started again
+      // after its load. Each is stopped anew before its own turn.
       if (tab.engine) await tab.cdp.send('ServiceWorker.stopAllWorkers');
       await sleep(250);
       if (scenario === 'cold') {
@@ -66,7 +77,5 @@ try {
   const what = scenario === 'cold' ? 'cold start to the first answer' : "page load after idle, the navigation's first byte";
   for (const tab of tabs) console.log(`${tab.name}: ${what}, median of ${ROUNDS}: ${median(tab.ms).toFixed(1)} ms`);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-  for (const tab of tabs) await tab.origin.close();
+  await cleanup();
 }

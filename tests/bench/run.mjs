@@ -9,7 +9,8 @@
 // from the files.
 // offline-sync runs with its default options ("ours"), and again with `batchUrl` ("batch") for the
 // enqueue and drain and with `queueFirst` ("qf") for the pass-through. The drain's floor is the
-// same POSTs sent one after another from the page with no worker.
+// same POSTs sent one after another from the page with no worker. The page load after idle also
+// times "a bare worker": dist/sw.js over site/bare-worker.js, one fetch listener and nothing else.
 //
 // Worker A is offline-sync's built dist/sw.js + dist/offline-sync.js, copied to target/bench/ at the
 // start so that a rebuild during the run cannot change it. Worker B is workbox-sw.js, bundled here
@@ -384,7 +385,7 @@ async function oneRun(run, browser, { files, bareFiles }, notes) {
     out.none = { post: median(await tabs.none.page.evaluate(async (n) => (await window.sequential(n, 3_000_000)).ms, COLD)) };
 
     // 6. page load after idle: the two workers, a bare one under the same static routes as
-    // offline-sync, and no worker; the order rotates load by load, as a tab's place in it shows.
+    // offline-sync, and no worker; the order turns by one each round, as a tab's place in it shows.
     out.load = { ours: [], workbox: [], bare: [], none: [] };
     const loads = [...order, 'bare', 'none'];
     for (let i = 0; i < COLD; i++) {
@@ -489,7 +490,7 @@ async function main() {
         `(first request after ${fmtMs(q.ours.firstReplayMs)} ms; batchUrl ${fmtMs(q.batch.drainMs)} ms; floor ${fmtMs(r.floorMs)} ms), ` +
         `pass-through median ${fmtMs(r.pass.ours.median)} / ${fmtMs(r.pass.workbox.median)} / ${fmtMs(r.pass.none.median)} ms, ` +
         `cold ${fmtMs(median(r.cold.ours))} / ${fmtMs(median(r.cold.workbox))} ms, ` +
-        `page load after idle ${fmtMs(median(r.load.ours))} / ${fmtMs(median(r.load.workbox))} / ${fmtMs(median(r.load.none))} ms, a bare worker ${fmtMs(median(r.load.bare))} ms (offline-sync / workbox [/ no worker])`);
+        `page load after idle ${fmtMs(median(r.load.ours))} / ${fmtMs(median(r.load.workbox))} / ${fmtMs(median(r.load.none))} ms (offline-sync / workbox [/ no worker]), a bare worker ${fmtMs(median(r.load.bare))} ms`);
     }
   } finally {
     await browser.close();
