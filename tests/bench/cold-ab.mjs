@@ -5,17 +5,17 @@
 //   node tests/bench/cold-ab.mjs A/offline-sync.js B/offline-sync.js [rounds, 42 by default] [cold|load]
 //
 // Each build gets its own origin and tab in one headless Chromium, both under dist/sw.js with the
-// default options, in one profile on disk as run.mjs and a user have. Each round stops both workers (CDP), then `cold` times one online POST through
-// each (the cold start to the first answer) and `load` loads each page again and reads its
-// navigation's first byte, beside a third tab with no worker. It prints the medians. The order
-// rotates round by round, so that over a multiple of the number of tabs (42 rounds by default)
+// default options, in one profile on disk as run.mjs and a user have. Each round stops both
+// workers (CDP), then `cold` times one online POST through each (the cold start to the first
+// answer) and `load` loads each page again and reads its navigation's first byte, beside a third
+// tab with no worker. It prints the medians. The order rotates round by round, so that over a multiple of the number of tabs (42 rounds by default)
 // each holds each place as often: a tab brought to the front just before its load was seen slower
 // than one loaded twice in a row.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOrigin } from './server.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, bounded, ensureNpm, median, sleep } from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, bounded, ensureNpm, median, rotated, sleep } from './common.mjs';
 
 const [A, B, roundsArg = '42', scenario = 'cold'] = process.argv.slice(2);
 const ROUNDS = Number(roundsArg);
@@ -57,7 +57,7 @@ try {
   }
   let n = 7_000_000;
   for (let i = 0; i < ROUNDS; i++) {
-    for (const tab of [...tabs.slice(i % tabs.length), ...tabs.slice(0, i % tabs.length)]) {
+    for (const tab of rotated(tabs, i)) {
       await tab.page.bringToFront();
       // Every worker of the profile: also the other build's, which Chromium may have started again
       // after its load. Each is stopped anew before its own turn.

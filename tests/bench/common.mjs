@@ -1,5 +1,5 @@
 // What the benchmark's scripts share beyond tests/common.mjs: Chromium's path, the sync tags,
-// the median, their npm packages.
+// the median, the turn order, their npm packages.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +28,9 @@ export function median(xs) {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
+
+/** `xs` turned by `i` places: round `i` of a rotating order, each item leading in turn. */
+export const rotated = (xs, i) => [...xs.slice(i % xs.length), ...xs.slice(0, i % xs.length)];
 
 /** `promise`, or an error saying `what` gave no answer once `ms` have passed (its timer cleared). */
 export function bounded(what, promise, ms) {

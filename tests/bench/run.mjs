@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { CHROMIUM, CHROMIUM_ARGS, SYNC_TAG, bounded as within, ensureNpm, median, sleep, sorted, until } from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, SYNC_TAG, bounded as within, ensureNpm, median, rotated, sleep, sorted, until } from './common.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -114,7 +114,6 @@ async function prepareWorkers() {
   const oursFiles = [ours.sw, ours.engine];
   return {
     files: { '/index.html': join(HERE, 'site', 'index.html'), '/sw.js': ours.sw, '/offline-sync.js': ours.engine, '/workbox-sw.js': workbox },
-    bareFiles: { '/index.html': join(HERE, 'site', 'index.html'), '/sw.js': ours.sw, '/offline-sync.js': join(HERE, 'site', 'bare-worker.js') },
     size: {
       ours: { gzip: gz(oursFiles), raw: raw(oursFiles), sha256: sha(oursFiles) },
       workbox: { gzip: gz([workbox]), raw: raw([workbox]), sha256: sha([workbox]) },
@@ -361,12 +360,12 @@ async function enqueueAndDrain(tab, context, notes, { outage = 'browser' } = {})
 }
 
 // --- one run ------------------------------------------------------------------------------------
-async function oneRun(run, browser, { files, bareFiles }, notes) {
+async function oneRun(run, browser, files, notes) {
   const { startOrigin } = await import('./server.mjs');
   const origins = {};
   try {
     for (const kind of KINDS) {
-      origins[kind] = await startOrigin(kind === 'bare' ? bareFiles : files);
+      origins[kind] = await startOrigin(kind === 'bare' ? { ...files, '/offline-sync.js': join(HERE, 'site', 'bare-worker.js') } : files);
       await openOrigin(browser.pages[kind], origins[kind]);
     }
     // Alternate which worker goes first, so that neither always gets the warmer machine.
@@ -388,9 +387,7 @@ async function oneRun(run, browser, { files, bareFiles }, notes) {
     // offline-sync, and no worker; the order turns by one each round, as a tab's place in it shows.
     out.load = { ours: [], workbox: [], bare: [], none: [] };
     const loads = [...order, 'bare', 'none'];
-    for (let i = 0; i < COLD; i++) {
-      for (const kind of [...loads.slice(i % loads.length), ...loads.slice(0, i % loads.length)]) out.load[kind].push(await pageLoad(tabs[kind], notes));
-    }
+    for (let i = 0; i < COLD; i++) for (const kind of rotated(loads, i)) out.load[kind].push(await pageLoad(tabs[kind], notes));
 
     // 1 + 2. enqueue offline, then drain; and the drain's floor, the same POSTs one after another
     // with no worker.
@@ -474,7 +471,7 @@ async function main() {
   const loadBefore = loadavg();
   ensureNpm();
   console.log(`==> offline-sync vs workbox-background-sync: ${RUNS} run(s), ${ENQUEUE} queued POSTs, ${PASS} pass-through POSTs, ${COLD} cold starts per run and worker`);
-  const { files, bareFiles, size } = await prepareWorkers();
+  const { files, size } = await prepareWorkers();
   const browser = await launchBrowser();
   cleanup = browser.close;
   const notes = new Set();
@@ -482,7 +479,7 @@ async function main() {
   try {
     for (let run = 0; run < RUNS; run++) {
       const t = performance.now();
-      const r = await oneRun(run, browser, { files, bareFiles }, notes);
+      const r = await oneRun(run, browser, files, notes);
       runs.push(r);
       const q = r.queue;
       console.log(`run ${run + 1}/${RUNS} (${((performance.now() - t) / 1000).toFixed(1)} s, ${r.order[0]} first): ` +
