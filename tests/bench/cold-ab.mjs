@@ -8,9 +8,9 @@
 // default options, in one profile on disk as run.mjs and a user have. Each round stops both
 // workers (CDP), then `cold` times one online POST through each (the cold start to the first
 // answer) and `load` loads each page again and reads its navigation's first byte, beside a third
-// tab with no worker. It prints the medians. The order rotates round by round, so that over a multiple of the number of tabs (42 rounds by default)
-// each holds each place as often: a tab brought to the front just before its load was seen slower
-// than one loaded twice in a row.
+// tab with no worker. It prints the medians. The order rotates round by round, so that over a
+// multiple of the number of tabs (42 rounds by default) each holds each place as often: a tab
+// brought to the front just before its load was seen slower than one loaded twice in a row.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
