@@ -18,9 +18,10 @@ use std::collections::VecDeque;
 /// What the shell does next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Read up to `limit` records from the head of the queue, in order, and report them with
-    /// [`Drain::window`]; with `texts`, each body as UTF-8 text, when it is text.
-    ReadHead { limit: u32, texts: bool },
+    /// Delete the delivered entries `remove`, then read up to `limit` records from the head of the
+    /// queue, in order, in one transaction, and report them with [`Drain::window`]; with `texts`,
+    /// each body as UTF-8 text, when it is text.
+    ReadHead { limit: u32, texts: bool, remove: Vec<u64> },
     /// Delete these entries (delivered, or expired).
     Remove(Vec<u64>),
     /// Rewrite these entries in place, keeping their bodies: what an attempt taught.
@@ -92,9 +93,9 @@ pub struct Drain<'w> {
     network_back: bool,
     /// Entries this run has sent: from then on their own back-off applies again.
     tried: Vec<u64>,
-    /// Delivered entries not yet deleted: deleted together before the next read, or as the run
-    /// ends, one transaction for a whole window. An entry leaves the queue only after its 2xx;
-    /// one still there after a kill is sent again under its key.
+    /// Delivered entries not yet deleted: deleted in the transaction that reads the head next (one
+    /// for a whole window and the next), or as the run ends. An entry leaves the queue only after
+    /// its 2xx; one still there after a kill is sent again under its key.
     delivered: Vec<u64>,
     /// Whether every entry of the wave under way was delivered: then the rest of the window is
     /// still the head of the queue, and the next wave plans from it without reading again.
@@ -144,8 +145,8 @@ impl<'w> Drain<'w> {
             Phase::Read => {
                 self.phase = Phase::WaitingForWindow;
                 let mode = self.mode();
-                self.flush_removals();
-                self.out.push_back(Command::ReadHead { limit: mode.window, texts: mode.batching });
+                let remove = std::mem::take(&mut self.delivered);
+                self.out.push_back(Command::ReadHead { limit: mode.window, texts: mode.batching, remove });
                 self.out.pop_front()
             }
             _ => None,
@@ -324,27 +325,25 @@ impl<'w> Drain<'w> {
                 },
             },
         }
-        // A batch's delivered prefix is deleted at once: its wave reads the head again.
+        // A batch's wave reads the head again, which deletes its delivered prefix.
         self.clean_wave = false;
         self.wave_done(now);
     }
 
-    /// The delivered prefix is removed in one write and told in one round; the first item not
+    /// The delivered prefix is removed with the next read and told in one round; the first item not
     /// delivered (if any) is settled as if sent alone, since the server stopped there.
     fn batch_results(&mut self, ids: &[u64], answers: &[Answer], now: f64, random: f64) {
         let delivered = answers.iter().take_while(|a| (200..300).contains(&a.status)).count();
         let mut events = Vec::with_capacity(delivered);
-        let mut removed = Vec::with_capacity(delivered);
         let max_attempts = self.config.max_attempts;
         for (id, answer) in ids.iter().zip(answers).take(delivered) {
             if let Some(entry) = self.entry_mut(*id) {
                 settle(entry, &Attempt::Answered { status: answer.status, retry_after: None }, max_attempts, now, 0.0);
                 events.push(Event::replayed(entry, answer.status, answer.body.as_bytes()));
-                removed.push(*id);
+                self.delivered.push(*id);
             }
         }
-        if !removed.is_empty() {
-            self.out.push_back(Command::Remove(removed));
+        if !events.is_empty() {
             self.run.sent(true);
             self.out.push_back(Command::Tell(events));
         }
@@ -475,7 +474,7 @@ mod tests {
     fn an_empty_queue_ends_the_run_at_once() {
         let config = Config::default();
         let mut d = new(&config);
-        assert_eq!(d.poll(), Some(Command::ReadHead { limit: READ_AHEAD, texts: false }));
+        assert_eq!(d.poll(), Some(Command::ReadHead { limit: READ_AHEAD, texts: false, remove: vec![] }));
         assert_eq!(d.poll(), None, "waits for the window");
         d.window(Vec::new(), 2_000.0);
         assert_eq!(drain_all(&mut d), [Command::Done(Ok(None))]);
@@ -496,7 +495,7 @@ mod tests {
         assert_eq!(drain_all(&mut d)[1..], [Command::Send(vec![3])]);
         d.sent(3, Attempt::Answered { status: 201, retry_after: None }, b"{}", 2_030.0, 0.5);
         let commands = drain_all(&mut d);
-        assert_eq!(commands[1..], [Command::Remove(vec![1, 2, 3]), Command::ReadHead { limit: READ_AHEAD, texts: false }], "deleted together before the head is read again");
+        assert_eq!(commands[1..], [Command::ReadHead { limit: READ_AHEAD, texts: false, remove: vec![1, 2, 3] }], "deleted together before the head is read again");
         d.window(Vec::new(), 2_040.0);
         assert_eq!(drain_all(&mut d), [Command::Done(Ok(None))]);
     }
@@ -513,7 +512,7 @@ mod tests {
         d.sent(2, Attempt::Answered { status: 503, retry_after: Some("1".into()) }, b"busy", 2_020.0, 0.5);
         let commands = drain_all(&mut d);
         assert!(matches!(&commands[0], Command::Update(e) if e[0].id == Some(2)), "{commands:?}");
-        assert_eq!(commands[commands.len() - 2..], [Command::Remove(vec![1]), Command::ReadHead { limit: READ_AHEAD, texts: false }], "the head again, not entry 3");
+        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: READ_AHEAD, texts: false, remove: vec![1] }), "the head again, not entry 3");
     }
 
     #[test]
@@ -527,7 +526,7 @@ mod tests {
         let commands = drain_all(&mut d);
         assert!(matches!(&commands[0], Command::Bury(letter) if letter.id == 1 && letter.answer.is_none()), "{commands:?}");
         assert!(matches!(&commands[1], Command::Tell(events) if matches!(events[0], Event::DeadLettered { id: 1, .. })), "{commands:?}");
-        assert_eq!(commands[2..], [Command::ReadHead { limit: READ_AHEAD, texts: false }]);
+        assert_eq!(commands[2..], [Command::ReadHead { limit: READ_AHEAD, texts: false, remove: vec![] }]);
         d.window(vec![head(2)], 2_020.0);
         assert_eq!(drain_all(&mut d), [Command::Send(vec![2])], "the entry behind it goes");
     }
@@ -542,7 +541,7 @@ mod tests {
         let later = 1_000.0 + config.max_retention_ms + 1.0;
         d.sent(1, Attempt::Answered { status: 201, retry_after: None }, b"{}", later, 0.5);
         let commands = drain_all(&mut d);
-        assert_eq!(commands[1..], [Command::Remove(vec![1]), Command::ReadHead { limit: READ_AHEAD, texts: false }], "read again: the read clears it");
+        assert_eq!(commands[1..], [Command::ReadHead { limit: READ_AHEAD, texts: false, remove: vec![1] }], "read again: the read clears it");
     }
 
     #[test]
@@ -562,7 +561,7 @@ mod tests {
     fn three_network_failures_in_a_row_end_the_run_with_the_entry_kept() {
         let config = Config::default();
         let mut d = new(&config);
-        assert_eq!(d.poll(), Some(Command::ReadHead { limit: READ_AHEAD, texts: false }));
+        assert_eq!(d.poll(), Some(Command::ReadHead { limit: READ_AHEAD, texts: false, remove: vec![] }));
         for n in 1..=3 {
             d.window(vec![head(1)], 2_000.0);
             assert_eq!(drain_all(&mut d), [Command::Send(vec![1])]);
@@ -571,7 +570,7 @@ mod tests {
             let commands = drain_all(&mut d);
             assert!(matches!(&commands[0], Command::Update(e) if e[0].attempts == 1), "{commands:?}");
             if n < 3 {
-                assert_eq!(commands[1..], [Command::ReadHead { limit: READ_AHEAD, texts: false }], "failure {n}");
+                assert_eq!(commands[1..], [Command::ReadHead { limit: READ_AHEAD, texts: false, remove: vec![] }], "failure {n}");
             } else {
                 assert!(matches!(commands.last(), Some(Command::Done(Err(Error::Network(_))))), "{commands:?}");
             }
@@ -647,7 +646,7 @@ mod tests {
         let commands = drain_all(&mut d);
         assert!(matches!(&commands[1], Command::Bury(l) if l.id == 1 && l.entry.is_none()));
         assert!(commands.contains(&Command::Remove(vec![2])));
-        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: READ_AHEAD, texts: false }), "then the head again");
+        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: READ_AHEAD, texts: false, remove: vec![] }), "then the head again");
     }
 
     #[test]
@@ -655,7 +654,7 @@ mod tests {
         let mut config = Config::default();
         config.batch_url = Some("/api/_batch".into());
         let mut d = new(&config);
-        assert_eq!(d.poll(), Some(Command::ReadHead { limit: 50, texts: true }));
+        assert_eq!(d.poll(), Some(Command::ReadHead { limit: 50, texts: true, remove: vec![] }));
         let mut binary = head(3);
         binary.text = None;
         d.window(vec![head(1), head(2), binary, head(4)], 2_000.0);
@@ -668,9 +667,8 @@ mod tests {
         let body = r#"{"results":[{"status":201,"body":"{}"},{"status":422,"body":"no"}]}"#.into();
         d.batch_sent(BatchSent::Answered { status: 200, retry_after: None, body }, 2_010.0, 0.5);
         let commands = drain_all(&mut d);
-        assert_eq!(commands[0], Command::Remove(vec![1]));
         assert!(commands.iter().any(|c| matches!(c, Command::Bury(l) if l.id == 2 && l.status == Some(422))), "{commands:?}");
-        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: 50, texts: true }));
+        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: 50, texts: true, remove: vec![1] }), "the delivered one goes with the read");
     }
 
     #[test]
@@ -684,7 +682,7 @@ mod tests {
         d.batch_sent(BatchSent::Answered { status: 404, retry_after: None, body: String::new() }, 2_010.0, 0.5);
         let commands = drain_all(&mut d);
         assert!(commands.contains(&Command::RefuseBatches));
-        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: READ_AHEAD, texts: false }));
+        assert_eq!(commands.last(), Some(&Command::ReadHead { limit: READ_AHEAD, texts: false, remove: vec![] }));
     }
 
     #[test]

@@ -587,12 +587,17 @@ impl Sim {
         if self.storage_fails() {
             return true;
         }
+        self.forget(ids);
+        false
+    }
+
+    /// Takes these entries out of the queue, as part of a write that did not fail.
+    fn forget(&mut self, ids: &[u64]) {
         for id in ids {
             if let Some(entry) = self.queue.remove(id) {
                 self.removed_at.insert(entry.idempotency_key, self.now);
             }
         }
-        false
     }
 
     /// One replay run by a worker with `memory`, until it ends, is killed, or storage fails.
@@ -635,10 +640,12 @@ impl Sim {
             let memory = &mut workers[w];
             let Some(command) = drain.poll() else { self.fail("the run stalled: no command and no report owed") };
             match command {
-                Command::ReadHead { limit, texts } => {
+                Command::ReadHead { limit, texts, remove } => {
+                    // One transaction: the deletes and the read happen together, or neither does.
                     if self.storage_fails() {
                         return End::StorageFailed;
                     }
+                    self.forget(&remove);
                     self.next_mark();
                     let heads = self
                         .queue

@@ -154,7 +154,7 @@ async fn queue_first(worker: Rc<Worker>, mut entry: Entry, body: Option<&ArrayBu
     entry.id = Some(id);
     let mut own = worker.state.borrow_mut().committed_first(id, pending, js::online());
     if own == Own::ReadHead {
-        let head = match queue.read(1).await {
+        let head = match queue.read(1, &[]).await {
             Ok(head) => head.first().map(|(head, _)| *head),
             Err(e) => {
                 js::warn(&format!("offline-sync: entry {id} waits for a replay, the queue's head could not be read: {e}"));

@@ -197,13 +197,15 @@ impl Queue {
         Ok((queued.await.map_err(storage)?, dead.await.map_err(storage)?))
     }
 
-    /// The first `limit` records, in queue order, readable or not, read in one
-    /// transaction that also moves the queue's mark on: nothing read here is merged into, as a
-    /// replay may send it. A record under a key the store did not make is filed again first.
-    pub async fn read(&self, limit: u32) -> Result<Vec<(u64, Found)>, Error> {
+    /// Deletes the delivered entries `remove`, then reads the first `limit` records, in queue
+    /// order, readable or not, in one transaction that also moves the queue's mark on: nothing
+    /// read here is merged into, as a replay may send it. A record under a key the store did not
+    /// make is filed again first.
+    pub async fn read(&self, limit: u32, remove: &[u64]) -> Result<Vec<(u64, Found)>, Error> {
         let tx = self.write_relaxed(&[QUEUE, META])?;
         drop(next_mark(&tx)?);
         let store = tx.object_store(QUEUE).map_err(storage)?;
+        delete_all(&store, remove)?;
         // Each pass that finds a foreign key files it under one of ours, so the passes end.
         let found = loop {
             let records = store
@@ -239,10 +241,7 @@ impl Queue {
     /// Removes delivered entries in one transaction.
     pub async fn remove_all(&self, ids: &[u64]) -> Result<(), Error> {
         let tx = self.write_relaxed(&[QUEUE])?;
-        let store = tx.object_store(QUEUE).map_err(storage)?;
-        for id in ids {
-            store.delete(*id as f64).primitive().map_err(storage)?;
-        }
+        delete_all(&tx.object_store(QUEUE).map_err(storage)?, ids)?;
         tx.commit().await.map_err(storage)
     }
 
@@ -348,6 +347,14 @@ impl Queue {
 /// meet it again and again. (After a number key beyond 2^53 the store generates none: the add
 /// fails, and so the read, with the store's error.)
 /// The requests are made in the transaction and not awaited: the next read comes after them.
+/// Deletes these entries within the store's transaction (one already gone is no error).
+fn delete_all(store: &ObjectStore<'_>, ids: &[u64]) -> Result<(), Error> {
+    for id in ids {
+        store.delete(*id as f64).primitive().map_err(storage)?;
+    }
+    Ok(())
+}
+
 fn refile(store: &ObjectStore<'_>, key: JsValue, record: JsValue) -> Result<(), Error> {
     store.as_sys().delete(&key).map_err(js::browser)?;
     js_sys::Reflect::delete_property(record.unchecked_ref::<js_sys::Object>(), &"id".into()).map_err(js::browser)?;

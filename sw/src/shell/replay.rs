@@ -112,8 +112,8 @@ async fn drain(worker: &Worker, queue: &Queue, network_back: bool) -> Result<Opt
     loop {
         let Some(command) = run.poll() else { unreachable!("a run always has a next step until it is done") };
         match command {
-            Command::ReadHead { limit, texts: with_texts } => {
-                let records = queue.read(limit).await?;
+            Command::ReadHead { limit, texts: with_texts, remove } => {
+                let records = queue.read(limit, &remove).await?;
                 bodies.clear();
                 raws.clear();
                 let in_flight = worker.state.borrow().in_flight().to_vec();

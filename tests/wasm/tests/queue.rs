@@ -14,7 +14,7 @@ async fn push(queue: &Queue, entry: &Entry, body: Option<&js_sys::ArrayBuffer>) 
 
 /// The first record after `after`, readable or not.
 async fn next_after(queue: &Queue, after: Option<u64>) -> Option<(u64, Found)> {
-    queue.read(u32::MAX).await.unwrap().into_iter().find(|(id, _)| after.is_none_or(|after| *id > after))
+    queue.read(u32::MAX, &[]).await.unwrap().into_iter().find(|(id, _)| after.is_none_or(|after| *id > after))
 }
 
 wasm_bindgen_test_configure!(run_in_service_worker);
@@ -198,7 +198,7 @@ async fn files_records_under_foreign_keys_again_so_they_can_be_removed() {
     let ours = push(&queue, &entry(1), None).await;
     // Other code writing our store under keys of its own: a string, a fraction.
     add_by_hand("test-foreign-key", "queue", &["{ id: 'by-hand', hello: 'world' }", "{ id: 2.5, hello: 'again' }"]).await;
-    let found = queue.read(u32::MAX).await.unwrap();
+    let found = queue.read(u32::MAX, &[]).await.unwrap();
     let ids: Vec<u64> = found.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids.len(), 3, "every record is read: {ids:?}");
     assert_eq!(ids[0], ours);
@@ -209,7 +209,7 @@ async fn files_records_under_foreign_keys_again_so_they_can_be_removed() {
         queue.bury(&letter, None, Some(&raw)).await.unwrap();
     }
     assert_eq!(queue.counts().await.unwrap(), (1, 2), "both left the queue for the dead letters");
-    assert_eq!(readable(queue.read(u32::MAX).await.unwrap().remove(0).1).entry.url, entry(1).url);
+    assert_eq!(readable(queue.read(u32::MAX, &[]).await.unwrap().remove(0).1).entry.url, entry(1).url);
 }
 
 #[wasm_bindgen_test]
@@ -217,7 +217,7 @@ async fn a_key_beyond_the_generators_range_fails_the_read_and_loses_nothing() {
     let queue = fresh("test-huge-key").await;
     push(&queue, &entry(1), None).await;
     add_by_hand("test-huge-key", "queue", &["{ id: 1e300, hello: 'world' }"]).await;
-    assert!(queue.read(u32::MAX).await.is_err(), "no key can be generated for it");
+    assert!(queue.read(u32::MAX, &[]).await.is_err(), "no key can be generated for it");
     assert_eq!(queue.count().await.unwrap(), 2, "both records are still there");
 }
 
@@ -359,12 +359,23 @@ async fn push_all_counts_the_waiting_entries_in_the_same_transaction() {
 }
 
 #[wasm_bindgen_test]
+async fn a_read_deletes_the_delivered_entries_it_is_given_first() {
+    let queue = fresh("test-read-removes").await;
+    let (ids, _, _) = queue.push_all(&[(entry(1), None), (entry(2), None), (entry(3), None)]).await.unwrap();
+    let found = queue.read(10, &ids[..2]).await.unwrap();
+    assert_eq!(found.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [ids[2]], "the window starts after them");
+    assert_eq!(queue.count().await.unwrap(), 1, "and they are gone for good");
+    let again = queue.read(10, &ids[..2]).await.unwrap();
+    assert_eq!(again.len(), 1, "deleting what is already gone is no error");
+}
+
+#[wasm_bindgen_test]
 async fn every_write_and_every_read_moves_the_mark_on_by_one() {
     let queue = fresh("test-marks").await;
     let (_, _, first) = queue.push_all(&[(entry(1), None), (entry(2), None)]).await.unwrap();
     let (_, second) = queue.coalesce(&entry(3), None, 1, |_, _| Fold::Separate).await.unwrap();
     assert_eq!(second, first + 1, "one move for one write, whatever it holds");
-    assert_eq!(queue.read(10).await.unwrap().len(), 3);
+    assert_eq!(queue.read(10, &[]).await.unwrap().len(), 3);
     let (_, _, fourth) = queue.push_all(&[(entry(4), None)]).await.unwrap();
     assert_eq!(fourth, second + 2, "the read moved it too");
     let reopened = Queue::open("test-marks").await.unwrap();

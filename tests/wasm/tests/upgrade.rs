@@ -16,7 +16,7 @@ async fn push(queue: &Queue, entry: &Entry, body: Option<&js_sys::ArrayBuffer>) 
 
 /// The first record after `after`, readable or not.
 async fn next_after(queue: &Queue, after: Option<u64>) -> Option<(u64, Found)> {
-    queue.read(u32::MAX).await.unwrap().into_iter().find(|(id, _)| after.is_none_or(|after| *id > after))
+    queue.read(u32::MAX, &[]).await.unwrap().into_iter().find(|(id, _)| after.is_none_or(|after| *id > after))
 }
 
 wasm_bindgen_test_configure!(run_in_service_worker);
@@ -89,7 +89,7 @@ async fn a_queue_written_by_the_release_before_reads_replays_and_grows() {
     let queue = Queue::open(DB).await.unwrap();
 
     // Every waiting record reads, with the same fields and the same body bytes.
-    let waiting = queue.read(100).await.unwrap();
+    let waiting = queue.read(100, &[]).await.unwrap();
     let expected = fixture["queue"].as_array().unwrap();
     assert_eq!(waiting.len(), expected.len());
     for ((id, found), old) in waiting.into_iter().zip(expected) {
