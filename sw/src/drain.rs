@@ -245,6 +245,8 @@ impl<'w> Drain<'w> {
             Plan::WaitUntil(until) => {
                 match replay::wait(until, now) {
                     Wait::Sleep(ms) => {
+                        // A worker killed during the wait would send them again.
+                        self.flush_removals();
                         self.out.push_back(Command::Sleep(ms));
                         self.phase = Phase::Read;
                     }
@@ -264,7 +266,7 @@ impl<'w> Drain<'w> {
                     // Gathered only where each has a text.
                     let items: Vec<(&Entry, &str)> = self.window.iter().zip(texts).take(taken).filter_map(|(e, text)| Some((e, text.as_deref()?))).collect();
                     let payload = batch::encode(&items, self.origin);
-                    self.flush_removals();
+                    debug_assert!(self.delivered.is_empty(), "a batch is planned only from a window just read");
                     self.out.push_back(Command::SendBatch { url: self.batch_url(), payload, ids: ids.clone() });
                     self.phase = Phase::WaitingForBatch(ids);
                     return;
@@ -330,7 +332,7 @@ impl<'w> Drain<'w> {
         self.wave_done(now);
     }
 
-    /// The delivered prefix is removed with the next read and told in one round; the first item not
+    /// The delivered prefix is told in one round and deleted with the next read; the first item not
     /// delivered (if any) is settled as if sent alone, since the server stopped there.
     fn batch_results(&mut self, ids: &[u64], answers: &[Answer], now: f64, random: f64) {
         let delivered = answers.iter().take_while(|a| (200..300).contains(&a.status)).count();
@@ -495,7 +497,7 @@ mod tests {
         assert_eq!(drain_all(&mut d)[1..], [Command::Send(vec![3])]);
         d.sent(3, Attempt::Answered { status: 201, retry_after: None }, b"{}", 2_030.0, 0.5);
         let commands = drain_all(&mut d);
-        assert_eq!(commands[1..], [Command::ReadHead { limit: READ_AHEAD, texts: false, remove: vec![1, 2, 3] }], "deleted together before the head is read again");
+        assert_eq!(commands[1..], [Command::ReadHead { limit: READ_AHEAD, texts: false, remove: vec![1, 2, 3] }], "deleted together, in the transaction that reads the head again");
         d.window(Vec::new(), 2_040.0);
         assert_eq!(drain_all(&mut d), [Command::Done(Ok(None))]);
     }
@@ -696,5 +698,36 @@ mod tests {
         let commands = drain_all(&mut d);
         assert!(commands.contains(&Command::Hold));
         assert!(matches!(commands.last(), Some(Command::Done(Ok(Some(_))))), "{commands:?}");
+    }
+
+    #[test]
+    fn a_hold_after_deliveries_deletes_them_as_the_run_ends() {
+        let config = Config::default();
+        let mut d = new(&config);
+        d.poll();
+        d.window(vec![head(1), head(2), head(3)], 2_000.0);
+        drain_all(&mut d);
+        d.sent(1, Attempt::Answered { status: 201, retry_after: None }, b"{}", 2_010.0, 0.5);
+        drain_all(&mut d);
+        d.sent(2, Attempt::Answered { status: 401, retry_after: None }, &[], 2_020.0, 0.5);
+        let commands = drain_all(&mut d);
+        assert!(matches!(commands[commands.len() - 2..], [Command::Remove(ref ids), Command::Done(Ok(Some(_)))] if ids == &[1]), "{commands:?}");
+    }
+
+    #[test]
+    fn delivered_entries_are_deleted_before_a_wait_in_place() {
+        let config = Config::default();
+        let mut d = new(&config);
+        d.poll();
+        let mut later = head(2);
+        if let Ok(e) = later.record.as_mut() {
+            e.next_attempt_at = Some(7_000.0);
+            e.refusals = 1;
+        }
+        d.window(vec![head(1), later], 2_000.0);
+        drain_all(&mut d);
+        d.sent(1, Attempt::Answered { status: 201, retry_after: None }, b"{}", 2_010.0, 0.5);
+        let commands = drain_all(&mut d);
+        assert!(matches!(commands[1..3], [Command::Remove(ref ids), Command::Sleep(_)] if ids == &[1]), "a worker killed while it waits would send it again: {commands:?}");
     }
 }

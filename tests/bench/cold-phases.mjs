@@ -2,7 +2,10 @@
 // Where a cold start's time goes, phase by phase, with no profiler slowing the worker down: for
 // telling what any synchronous start of a module this size costs before a line of ours runs.
 //
-//   node tests/bench/cold-phases.mjs [rounds, 30 by default]     (after ./build.sh)
+//   node tests/bench/cold-phases.mjs [rounds, 30 by default]
+//
+// It needs ./build.sh's dist/ and target/wasm-out/, and the workbox bundle run.mjs makes
+// (node tests/bench/run.mjs once, BENCH_RUNS=1 is enough).
 //
 // Four workers, each on its own origin and tab in one Chromium profile on disk, under the same
 // small wrapper script: it notes the time when it starts, when its importScripts returns and when
@@ -29,7 +32,7 @@ const ROOT = join(HERE, '..', '..');
 const WASM = join(ROOT, 'target', 'wasm-out', 'offline_sync.opt.wasm');
 const WORKBOX = join(ROOT, 'target', 'bench', 'workbox-sw.js');
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || !existsSync(WASM) || !existsSync(join(ROOT, 'dist', 'offline-sync.js'))) {
-  console.error('usage: node tests/bench/cold-phases.mjs [rounds]   (after ./build.sh)');
+  console.error('usage: node tests/bench/cold-phases.mjs [rounds]   (after ./build.sh and one run.mjs)');
   process.exit(2);
 }
 if (!existsSync(WORKBOX)) {
@@ -37,33 +40,9 @@ if (!existsSync(WORKBOX)) {
   process.exit(2);
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'offline-sync-cold-phases-'));
-const wrapper = join(dir, 'sw.js');
-writeFileSync(wrapper, `self.marks = { timeOrigin: performance.timeOrigin, started: performance.now() };
-self.addEventListener('fetch', () => { self.marks.fetch ??= performance.now(); });
-self.addEventListener('message', (event) => { if (event.data === 'marks') event.ports[0].postMessage(self.marks); });
-importScripts('imported.js');
-self.marks.imported = performance.now();
-self.addEventListener('install', () => self.skipWaiting());
-self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
-`);
-// The module inlined by the build's own tool, behind a stub that names it once.
-const inlined = (name, stub) => {
-  const stubFile = join(dir, `${name}.stub.js`);
-  writeFileSync(stubFile, stub);
-  const file = join(dir, `${name}.js`);
-  writeFileSync(file, execFileSync('node', [join(ROOT, 'shim', 'inline-bytes.mjs'), WASM, stubFile]));
-  return file;
-};
-const imported = {
-  'offline-sync': join(ROOT, 'dist', 'offline-sync.js'),
-  'module only': inlined('module', 'new WebAssembly.Module(Uint8Array.fromBase64(btoa(OFFLINE_SYNC_WASM)));'),
-  'bytes only': inlined('bytes', 'self.bytes = OFFLINE_SYNC_WASM;'),
-  workbox: WORKBOX,
-};
-
 ensureNpm();
 const { chromium } = await import('playwright-core');
+const dir = mkdtempSync(join(tmpdir(), 'offline-sync-cold-phases-'));
 const profile = mkdtempSync(join(tmpdir(), 'offline-sync-cold-phases-profile-'));
 const origins = [];
 let context;
@@ -75,6 +54,29 @@ const cleanup = async () => {
 };
 process.once('SIGINT', () => cleanup().then(() => process.exit(130)));
 try {
+  const wrapper = join(dir, 'sw.js');
+  writeFileSync(wrapper, `self.marks = { timeOrigin: performance.timeOrigin, started: performance.now() };
+self.addEventListener('fetch', () => { self.marks.fetch ??= performance.now(); });
+self.addEventListener('message', (event) => { if (event.data === 'marks') event.ports[0].postMessage(self.marks); });
+importScripts('imported.js');
+self.marks.imported = performance.now();
+self.addEventListener('install', () => self.skipWaiting());
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+`);
+  // The module inlined by the build's own tool, behind a stub that names it once.
+  const inlined = (name, stub) => {
+    const stubFile = join(dir, `${name}.stub.js`);
+    writeFileSync(stubFile, stub);
+    const file = join(dir, `${name}.js`);
+    writeFileSync(file, execFileSync('node', [join(ROOT, 'shim', 'inline-bytes.mjs'), WASM, stubFile]));
+    return file;
+  };
+  const imported = {
+    'offline-sync': join(ROOT, 'dist', 'offline-sync.js'),
+    'module only': inlined('module', 'new WebAssembly.Module(Uint8Array.fromBase64(btoa(OFFLINE_SYNC_WASM)));'),
+    'bytes only': inlined('bytes', 'self.bytes = OFFLINE_SYNC_WASM;'),
+    workbox: WORKBOX,
+  };
   context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   const tabs = [];
   for (const [name, script] of Object.entries(imported)) {
@@ -104,6 +106,9 @@ try {
         navigator.serviceWorker.controller.postMessage('marks', [channel.port2]);
       })), 10_000);
       const start = marks.timeOrigin - r.sent;
+      if (start + marks.started < 0 || marks.fetch === undefined) {
+        throw new Error(`${tab.name}: the worker had not stopped before the POST (its marks are from an earlier start)`);
+      }
       tab.rows.push({
         'worker start': start + marks.started,
         import: marks.imported - marks.started,

@@ -342,11 +342,6 @@ impl Queue {
     }
 }
 
-/// Files a record that other code wrote under a key of its own at the end of the queue, under a
-/// key the store generates: under its old key no removal by id could reach it, and a replay would
-/// meet it again and again. (After a number key beyond 2^53 the store generates none: the add
-/// fails, and so the read, with the store's error.)
-/// The requests are made in the transaction and not awaited: the next read comes after them.
 /// Deletes these entries within the store's transaction (one already gone is no error).
 fn delete_all(store: &ObjectStore<'_>, ids: &[u64]) -> Result<(), Error> {
     for id in ids {
@@ -355,6 +350,11 @@ fn delete_all(store: &ObjectStore<'_>, ids: &[u64]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Files a record that other code wrote under a key of its own at the end of the queue, under a
+/// key the store generates: under its old key no removal by id could reach it, and a replay would
+/// meet it again and again. (After a number key beyond 2^53 the store generates none: the add
+/// fails, and so the read, with the store's error.)
+/// The requests are made in the transaction and not awaited: the next read comes after them.
 fn refile(store: &ObjectStore<'_>, key: JsValue, record: JsValue) -> Result<(), Error> {
     store.as_sys().delete(&key).map_err(js::browser)?;
     js_sys::Reflect::delete_property(record.unchecked_ref::<js_sys::Object>(), &"id".into()).map_err(js::browser)?;
