@@ -70,21 +70,21 @@ pub fn merge(waiting: &Op, new: &Op) -> Merge {
         ("POST", "DELETE") => Merge::Cancel,
         ("PUT" | "PATCH", "DELETE") => Merge::Into { method: n, body: new.body.clone(), take_new_headers: true },
         ("POST", "PUT") => match (parse(&waiting.body), parse(&new.body)) {
-            (Some(created @ Value::Object(_)), Some(Value::Object(mut body))) => {
-                if let Some(id) = created.get("id").filter(|_| !body.contains_key("id")) {
-                    body.insert("id".to_owned(), id.clone());
+            (Some(Value::Object(mut created)), Some(Value::Object(mut body))) => {
+                if let Some(id) = created.shift_remove("id").filter(|_| !body.contains_key("id")) {
+                    body.insert("id".to_owned(), id);
                 }
                 into("POST", Value::Object(body), false)
             }
             _ => Merge::Separate,
         },
         ("POST" | "PUT", "PATCH") => match (parse(&waiting.body), parse(&new.body)) {
-            (Some(base @ Value::Object(_)), Some(patch @ Value::Object(_))) => into(&w, apply_patch(base, &patch), false),
+            (Some(base @ Value::Object(_)), Some(patch @ Value::Object(_))) => into(&w, apply_patch(base, patch), false),
             _ => Merge::Separate,
         },
         ("PUT" | "PATCH", "PUT") => Merge::Into { method: n, body: new.body.clone(), take_new_headers: true },
         ("PATCH", "PATCH") => match (parse(&waiting.body), parse(&new.body)) {
-            (Some(first @ Value::Object(_)), Some(second @ Value::Object(_))) => into("PATCH", compose_patches(first, &second), false),
+            (Some(first @ Value::Object(_)), Some(second @ Value::Object(_))) => into("PATCH", compose_patches(first, second), false),
             _ => Merge::Separate,
         },
         _ => Merge::Separate,
@@ -131,17 +131,18 @@ fn parse(body: &[u8]) -> Option<Value> {
 }
 
 /// RFC 7396: applies a merge patch to a document. Removed members keep the order of the rest.
-pub fn apply_patch(target: Value, patch: &Value) -> Value {
-    let Value::Object(patch) = patch else { return patch.clone() };
+/// Both are taken whole: their members move into the result, never copied.
+pub fn apply_patch(target: Value, patch: Value) -> Value {
+    let Value::Object(patch) = patch else { return patch };
     let mut target = match target {
         Value::Object(members) => members,
         _ => Map::new(),
     };
     for (key, value) in patch {
         if value.is_null() {
-            target.shift_remove(key);
+            target.shift_remove(&key);
         } else {
-            let slot = member(&mut target, key);
+            let slot = member(&mut target, &key);
             *slot = apply_patch(slot.take(), value);
         }
     }
@@ -149,19 +150,19 @@ pub fn apply_patch(target: Value, patch: &Value) -> Value {
 }
 
 /// One merge patch with the effect of `first` then `second` (nulls kept: they still delete).
-pub fn compose_patches(first: Value, second: &Value) -> Value {
+pub fn compose_patches(first: Value, second: Value) -> Value {
     match (first, second) {
         (Value::Object(mut first), Value::Object(second)) => {
             for (key, value) in second {
-                let slot = member(&mut first, key);
+                let slot = member(&mut first, &key);
                 *slot = match (slot.take(), value) {
-                    (inner @ Value::Object(_), Value::Object(_)) => compose_patches(inner, value),
-                    _ => value.clone(),
+                    (inner @ Value::Object(_), value @ Value::Object(_)) => compose_patches(inner, value),
+                    (_, value) => value,
                 };
             }
             Value::Object(first)
         }
-        (_, second) => second.clone(),
+        (_, second) => second,
     }
 }
 
@@ -307,7 +308,7 @@ mod tests {
             (json(r#"[1, 2]"#), json(r#"{"a": "b", "c": null}"#), json(r#"{"a": "b"}"#)),
         ];
         for (target, patch, expected) in cases {
-            assert_eq!(apply_patch(target.clone(), &patch), expected, "{target} + {patch}");
+            assert_eq!(apply_patch(target.clone(), patch.clone()), expected, "{target} + {patch}");
             let mut by_the_library = target.clone();
             json_patch::merge(&mut by_the_library, &patch);
             assert_eq!(by_the_library, expected, "json-patch agrees on {target} + {patch}");

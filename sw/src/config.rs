@@ -3,7 +3,7 @@
 //! A bad value never stops the worker: it is reported (naming the option) and the default is kept.
 
 use crate::protocol;
-use serde_json::Value;
+use serde_json::{Number, Value};
 use std::fmt;
 
 const KNOWN: [&str; 14] = [
@@ -25,6 +25,8 @@ const KNOWN: [&str; 14] = [
 
 /// Stands for "every intercepted prefix" until the options are all read.
 const COALESCE_ALL: &str = "*";
+/// Where mutations are handled, and merged, unless the options say otherwise.
+const DEFAULT_PREFIX: &str = "/api/";
 
 /// Methods the worker may take over. Safe methods (GET, HEAD) never mutate, so they are not offered.
 pub const MUTATING_METHODS: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
@@ -66,14 +68,14 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            prefixes: vec!["/api/".to_owned()],
+            prefixes: vec![DEFAULT_PREFIX.to_owned()],
             methods: MUTATING_METHODS.iter().map(|m| (*m).to_owned()).collect(),
             max_retention_ms: 24.0 * 60.0 * 60_000.0,
             sync_tag: "offline-sync".to_owned(),
             max_body_bytes: 10 * 1024 * 1024,
             max_attempts: 5,
             persist_authorization: false,
-            coalesce: vec!["/api/".to_owned()],
+            coalesce: vec![DEFAULT_PREFIX.to_owned()],
             queue_first: false,
             fetch_listener: true,
             debug: false,
@@ -150,8 +152,7 @@ impl Config {
 
     /// Coalescing follows the prefixes unless it was narrowed or turned off.
     fn settled(mut self) -> Config {
-        let defaults = Config::default();
-        if self.coalesce == defaults.coalesce || self.coalesce == [COALESCE_ALL] {
+        if self.coalesce == [DEFAULT_PREFIX] || self.coalesce == [COALESCE_ALL] {
             self.coalesce = self.prefixes.clone();
         }
         self
@@ -281,13 +282,21 @@ fn parse_methods(raw: &Raw<'_>) -> Result<Vec<String>, String> {
     Ok(methods)
 }
 
+/// Text in JSON's number grammar, read by the one JSON reader the worker has (for `Value`).
+fn json_number(text: &str) -> Option<Number> {
+    match serde_json::from_str(text).ok()? {
+        Value::Number(n) => Some(n),
+        _ => None,
+    }
+}
+
 /// A single number, given as a JSON number or as text in JSON's number grammar, times `scale`,
 /// rounded to a whole number; `true` if nothing was rounded away.
 fn number(raw: &Raw<'_>, scale: u64) -> Option<(i64, bool)> {
     let number = match raw {
         Raw::Json(Value::Number(n)) => n.clone(),
-        Raw::Json(Value::String(s)) => serde_json::from_str(s).ok()?,
-        Raw::Text(parts) if parts.len() == 1 => serde_json::from_str(parts[0]).ok()?,
+        Raw::Json(Value::String(s)) => json_number(s)?,
+        Raw::Text(parts) if parts.len() == 1 => json_number(parts[0])?,
         _ => return None,
     };
     let scaled = number.as_f64()? * scale as f64;

@@ -12,7 +12,7 @@ use js_sys::ArrayBuffer;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response};
 
@@ -283,12 +283,12 @@ async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Optio
     Ok((pushed, pending))
 }
 
+/// The request's headers as name and value pairs (`Headers` iterates as `[name, value]` arrays).
 fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
-    let Ok(Some(entries)) = js_sys::try_iter(headers) else { return Vec::new() };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|pair| {
-            let pair = js_sys::Array::from(&pair);
+    let pairs = js_sys::Array::from(headers);
+    (0..pairs.length())
+        .filter_map(|i| {
+            let pair: js_sys::Array = pairs.get(i).unchecked_into();
             Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
         })
         .collect()
