@@ -203,7 +203,10 @@ impl Sim {
             config.max_retention_ms = rng.random_range(30_000.0..600_000.0);
         }
         let now = 1_764_000_000_000.0;
-        let count = rng.random_range(1..=24);
+        // Some queues are longer than a replay reads at once (`READ_AHEAD`), and some servers
+        // rarely refuse or put off: runs that go through whole windows.
+        let count = if rng.random_bool(0.3) { rng.random_range(17..=48) } else { rng.random_range(1..=24) };
+        let troubles = if rng.random_bool(0.5) { 20 } else { 200 };
         let records = rng.random_range(1..=5);
         let mut mutations = Vec::with_capacity(count);
         for i in 1..=count as u64 {
@@ -215,7 +218,7 @@ impl Sim {
                 _ => ("DELETE", format!("{ORIGIN}/api/projects/{record}")),
             };
             let body: Vec<u8> = if rng.random_bool(0.15) { vec![0xff, 0x00, i as u8] } else { format!("{{\"n\":{i}}}").into_bytes() };
-            let fate = match rng.random_range(0..20) {
+            let fate = match rng.random_range(0..troubles) {
                 0 => Fate::Refused,
                 1..=3 => Fate::Busy { n: rng.random_range(1..=6), retry_after: rng.random_bool(0.5) },
                 _ => Fate::Accepted,
