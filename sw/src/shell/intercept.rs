@@ -32,7 +32,7 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
     // built: only a request that goes out is made.
     let (undelivered, reason) = match mutation.first() {
         First::QueueFirst { attempts } => {
-            let entry = Entry { attempts, ..entry_for(&worker, &request, &headers, key) };
+            let entry = Entry { attempts, ..entry_for(&worker, &request, &headers, key)? };
             let outgoing = with_key(&request, &headers, body.as_ref())?;
             return Ok(apart(queue_first(worker, entry, body.as_ref(), &outgoing)).await?);
         }
@@ -54,7 +54,7 @@ pub async fn handle(worker: Rc<Worker>, request: Request) -> Result<Response, Js
     };
     match undelivered {
         Undelivered::Keep { attempts } => {
-            let entry = Entry { attempts, last_error: Some(reason), ..entry_for(&worker, &request, &headers, key) };
+            let entry = Entry { attempts, last_error: Some(reason), ..entry_for(&worker, &request, &headers, key)? };
             Ok(apart(keep(&worker, entry, body.as_ref())).await?)
         }
         Undelivered::Refuse => {
@@ -122,12 +122,12 @@ fn fits(worker: &Worker, body: Option<&ArrayBuffer>) -> bool {
 }
 
 /// The entry a mutation becomes if it has to wait.
-fn entry_for(worker: &Worker, request: &Request, headers: &Headers, idempotency_key: String) -> Entry {
-    Entry {
+fn entry_for(worker: &Worker, request: &Request, headers: &Headers, idempotency_key: String) -> Result<Entry, Error> {
+    Ok(Entry {
         id: None,
         method: request.method(),
         url: request.url(),
-        headers: headers_to_store(header_pairs(headers), worker.config.persist_authorization),
+        headers: headers_to_store(header_pairs(headers)?, worker.config.persist_authorization),
         idempotency_key,
         record: None,
         credentials: js::get(request, "credentials").as_string(),
@@ -137,7 +137,7 @@ fn entry_for(worker: &Worker, request: &Request, headers: &Headers, idempotency_
         next_attempt_at: None,
         last_status: None,
         last_error: None,
-    }
+    })
 }
 
 /// Queue-first: the entry is committed before the request leaves, and removed on its answer, so a
@@ -284,12 +284,12 @@ async fn push(worker: &Worker, queue: &Rc<Queue>, entry: &mut Entry, body: Optio
 }
 
 /// The request's headers as name and value pairs (`Headers` iterates as `[name, value]` arrays).
-fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
-    let pairs = js_sys::Array::from(headers);
-    (0..pairs.length())
+fn header_pairs(headers: &Headers) -> Result<Vec<(String, String)>, Error> {
+    let pairs = js::array_from(headers).map_err(js::browser)?;
+    Ok((0..pairs.length())
         .filter_map(|i| {
             let pair: js_sys::Array = pairs.get(i).unchecked_into();
             Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
         })
-        .collect()
+        .collect())
 }

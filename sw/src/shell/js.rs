@@ -1,8 +1,17 @@
 //! Small conversions between JS values and the core's plain data.
 
 use crate::error::Error;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::ServiceWorkerGlobalScope;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Array.from`, whose throw comes back as an error: js-sys's own would unwind through the
+    /// engine's future and leave it stalled.
+    #[wasm_bindgen(js_namespace = Array, js_name = from, catch)]
+    pub fn array_from(items: &JsValue) -> Result<js_sys::Array, JsValue>;
+}
 
 pub fn scope() -> ServiceWorkerGlobalScope {
     js_sys::global().unchecked_into()
