@@ -502,15 +502,21 @@ mod tests {
         assert_eq!(drain_all(&mut d), [Command::Done(Ok(None))]);
     }
 
-    #[test]
-    fn an_entry_not_delivered_ends_the_read_ahead() {
-        let config = Config::default();
-        let mut d = new(&config);
+    /// A run with three entries in its window, the first one delivered.
+    fn first_of_three_delivered(config: &Config) -> Drain<'_> {
+        let mut d = new(config);
         d.poll();
         d.window(vec![head(1), head(2), head(3)], 2_000.0);
         drain_all(&mut d);
         d.sent(1, Attempt::Answered { status: 201, retry_after: None }, b"{}", 2_010.0, 0.5);
         drain_all(&mut d);
+        d
+    }
+
+    #[test]
+    fn an_entry_not_delivered_ends_the_read_ahead() {
+        let config = Config::default();
+        let mut d = first_of_three_delivered(&config);
         d.sent(2, Attempt::Answered { status: 503, retry_after: Some("1".into()) }, b"busy", 2_020.0, 0.5);
         let commands = drain_all(&mut d);
         assert!(matches!(&commands[0], Command::Update(e) if e[0].id == Some(2)), "{commands:?}");
@@ -703,12 +709,7 @@ mod tests {
     #[test]
     fn a_hold_after_deliveries_deletes_them_as_the_run_ends() {
         let config = Config::default();
-        let mut d = new(&config);
-        d.poll();
-        d.window(vec![head(1), head(2), head(3)], 2_000.0);
-        drain_all(&mut d);
-        d.sent(1, Attempt::Answered { status: 201, retry_after: None }, b"{}", 2_010.0, 0.5);
-        drain_all(&mut d);
+        let mut d = first_of_three_delivered(&config);
         d.sent(2, Attempt::Answered { status: 401, retry_after: None }, &[], 2_020.0, 0.5);
         let commands = drain_all(&mut d);
         assert!(matches!(commands[commands.len() - 2..], [Command::Remove(ref ids), Command::Done(Ok(Some(_)))] if ids == &[1]), "{commands:?}");
