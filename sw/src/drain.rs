@@ -468,6 +468,15 @@ mod tests {
         Head { id, record: Ok(entry(id, &format!("https://app.example/api/t/{id}"))), text: Some("{}".into()), busy: false }
     }
 
+    /// [`head`], its entry changed as `change` says.
+    fn head_with(id: u64, change: impl FnOnce(&mut Entry)) -> Head {
+        let mut h = head(id);
+        if let Ok(e) = h.record.as_mut() {
+            change(e);
+        }
+        h
+    }
+
     fn drain_all(d: &mut Drain) -> Vec<Command> {
         std::iter::from_fn(|| d.poll()).collect()
     }
@@ -588,13 +597,7 @@ mod tests {
     #[test]
     fn with_the_network_back_what_only_met_network_failures_goes_at_once() {
         let config = Config::default();
-        let waiting = |id: u64, refusals: u32| {
-            let mut h = head(id);
-            if let Ok(e) = h.record.as_mut() {
-                (e.attempts, e.refusals, e.next_attempt_at) = (4, refusals, Some(2_000.0 + 200_000.0));
-            }
-            h
-        };
+        let waiting = |id: u64, refusals: u32| head_with(id, |e| (e.attempts, e.refusals, e.next_attempt_at) = (4, refusals, Some(2_000.0 + 200_000.0)));
         let mut d = Drain::new(&config, ORIGIN, false, true);
         d.poll();
         d.window(vec![waiting(1, 0)], 2_000.0);
@@ -623,13 +626,7 @@ mod tests {
         d.window(vec![head(1)], 2_000.0);
         drain_all(&mut d);
         d.sent(1, Attempt::NetworkError("Failed to fetch".into()), &[], 2_000.0, 0.99);
-        let waiting = |d: &mut Drain| {
-            let mut h = head(1);
-            if let Ok(e) = h.record.as_mut() {
-                (e.attempts, e.next_attempt_at) = (1, Some(2_990.0));
-            }
-            d.window(vec![h], 2_010.0);
-        };
+        let waiting = |d: &mut Drain| d.window(vec![head_with(1, |e| (e.attempts, e.next_attempt_at) = (1, Some(2_990.0)))], 2_010.0);
         drain_all(&mut d);
         waiting(&mut d);
         assert!(matches!(drain_all(&mut d)[..], [Command::Sleep(_), Command::ReadHead { .. }]), "it waits out its back-off");
@@ -645,10 +642,7 @@ mod tests {
         let config = Config::default();
         let mut d = new(&config);
         d.poll();
-        let mut old = head(2);
-        if let Ok(e) = old.record.as_mut() {
-            e.queued_at = 0.0;
-        }
+        let old = head_with(2, |e| e.queued_at = 0.0);
         let bad = Head { id: 1, record: Err(RecordError("unreadable queue record: x".into())), text: None, busy: false };
         d.window(vec![bad, old, head(3)], 1.0 + Config::default().max_retention_ms);
         let commands = drain_all(&mut d);
@@ -720,11 +714,7 @@ mod tests {
         let config = Config::default();
         let mut d = new(&config);
         d.poll();
-        let mut later = head(2);
-        if let Ok(e) = later.record.as_mut() {
-            e.next_attempt_at = Some(7_000.0);
-            e.refusals = 1;
-        }
+        let later = head_with(2, |e| (e.next_attempt_at, e.refusals) = (Some(7_000.0), 1));
         d.window(vec![head(1), later], 2_000.0);
         drain_all(&mut d);
         d.sent(1, Attempt::Answered { status: 201, retry_after: None }, b"{}", 2_010.0, 0.5);
